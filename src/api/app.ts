@@ -1,0 +1,54 @@
+import express, { type Express } from 'express';
+import { VeilError } from '../shared/errors.js';
+import { authenticate } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { errorHandler } from './http.js';
+import { contextRoutes } from './routes/contexts.js';
+import { jobRoutes } from './routes/jobs.js';
+import { modelRoutes } from './routes/models.js';
+
+/** The intake API as an Express app; server.ts gives it a socket and a lifecycle. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const end = deps.metrics.httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      // The route pattern, not the path: ids must not become label values.
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      end({ route });
+      deps.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      // Method, route and status only: bodies (ciphertexts) and tokens never reach the log.
+      deps.logger.debug({ method: req.method, route, status: res.statusCode }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.store.redis.ping();
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ error: { code: 'redis_unavailable', message: 'Redis is not reachable; check REDIS_URL' } });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  const v1 = express.Router();
+  v1.use(authenticate(deps.config.VEIL_TOKENS));
+  v1.use('/contexts', contextRoutes(deps));
+  v1.use('/jobs', jobRoutes(deps));
+  v1.use('/models', modelRoutes(deps));
+  app.use('/v1', v1);
+
+  app.use((req, _res, next) => next(new VeilError('not_found', `no route ${req.method} ${req.path}; see the README's API table`, 404)));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,39 @@
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { errorBody, VeilError } from '../shared/errors.js';
+
+export const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
+
+/** A raw-bytes body parser that insists on one of `types` (415 otherwise). */
+export function rawBody(types: string[], limitBytes: number) {
+  const parse = express.raw({ type: () => true, limit: limitBytes });
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!req.is(types)) {
+      return next(new VeilError('unsupported_media_type', `send Content-Type: ${types[0]} (accepted: ${types.join(', ')})`, 415));
+    }
+    parse(req, res, next);
+  };
+}
+
+export function bodyBytes(req: Request): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}
+
+/** Errors to `{"error":{code,message}}`. Only a bug gives a 5xx; its details go to the log only. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let status = 500;
+    let body = errorBody(err);
+    if (err instanceof VeilError) status = err.status;
+    else if (err?.type === 'entity.too.large') {
+      status = 413;
+      body = { code: 'body_too_large', message: `the body exceeds the limit of ${err.limit} bytes; split the job or raise MAX_BODY_MB` };
+    } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      // body-parser and express errors (aborted, bad encoding …): the client's fault.
+      status = err.status;
+      body = { code: String(err.type ?? 'bad_request').replace(/\W+/g, '_'), message: String(err.message) };
+    }
+    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    res.status(status).json({ error: body });
+  };
+}

@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import type { Config } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+import { QUEUE_NAME, type JobData, type JobReturn } from '../shared/jobs.js';
+import { connectRedis } from '../shared/redis.js';
+import { getSeal } from '../shared/seal.js';
+import { Store } from '../shared/store.js';
+import { createApp } from './app.js';
+import { createMetrics } from './metrics.js';
+
+export interface ApiServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Start the intake API. `close()` stops accepting, lets in-flight requests finish, and is idempotent. */
+export async function startApi(config: Config, redisUrl: string): Promise<ApiServer> {
+  if (!config.VEIL_TOKENS && !LOOPBACK.test(config.HOST)) {
+    throw new ConfigError(`HOST=${config.HOST} without VEIL_TOKENS would serve everyone as one tenant; set VEIL_TOKENS=tenant:token,… or HOST=127.0.0.1`);
+  }
+  const logger = pino({ level: config.LOG_LEVEL, name: 'veil-api' });
+  const redis = connectRedis(redisUrl, 'veil-api');
+  const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${config.VEIL_PREFIX}:bull` });
+  const store = new Store(redis, config.VEIL_PREFIX, config.RETENTION_SECONDS);
+  const deps = { config, store, queue, seal: await getSeal(), logger, metrics: createMetrics(queue) };
+  const app = createApp(deps);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  // Long-polls last ≤ 30 s; keep-alive sockets must not hold shutdown open beyond that.
+  server.keepAliveTimeout = 5000;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  const url = `http://${host}:${port}`;
+  logger.info({ url, tenants: config.VEIL_TOKENS ? config.VEIL_TOKENS.size : 'local' }, 'api listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await queue.close();
+        redis.disconnect();
+        logger.info('api closed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { VeilError } from '../shared/errors.js';
+import { PRESET_IDS, DEFAULT_PRESET, type PresetId } from '../shared/params.js';
+import { VeilClient } from './client.js';
+import { finish, loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys } from './sdk.js';
+
+/** `veil`: the data owner's CLI, and the service's role commands (api, worker, scheduler). */
+const program = new Command('veil')
+  .description('compute on encrypted health data: keys stay here, only ciphertexts leave')
+  .addOption(new Option('--server <url>', 'veil API').env('VEIL_SERVER').default('http://127.0.0.1:8080'))
+  .addOption(new Option('--token <token>', 'bearer token of your tenant').env('VEIL_TOKEN'))
+  .option('--json', 'machine output: one JSON object on stdout')
+  .showHelpAfterError();
+
+type Globals = { server: string; token?: string; json?: boolean };
+const globals = () => program.opts<Globals>();
+const client = () => new VeilClient({ server: globals().server, token: globals().token });
+
+/** Print `obj` as JSON (--json) or as `key: value` lines. */
+function output(obj: Record<string, unknown>, human?: string): void {
+  if (globals().json) process.stdout.write(`${JSON.stringify(obj)}\n`);
+  else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n`);
+}
+
+function parseNumbers(list: string, what: string): number[] {
+  const values = list.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0 || values.length === 0) throw new VeilError('invalid_input', `${what}: '${list}' is not a comma-separated list of numbers`);
+  return values;
+}
+
+async function readCsvColumn(file: string, column?: string): Promise<number[]> {
+  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).filter((l) => l.trim() !== '');
+  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
+  const headerIsText = header.some((h) => h !== '' && !Number.isFinite(Number(h)));
+  const idx = column === undefined ? (headerIsText ? header.findIndex((h) => h !== '' && !/^(time|date|timestamp|at)$/i.test(h)) : 0) : header.indexOf(column);
+  if (idx < 0) throw new VeilError('invalid_input', `${file}: no column '${column}' (columns: ${header.join(', ')})`);
+  return (headerIsText ? lines.slice(1) : lines).map((l, i) => {
+    const v = Number(l.split(',')[idx]);
+    if (!Number.isFinite(v)) throw new VeilError('invalid_input', `${file}: line ${i + (headerIsText ? 2 : 1)} has no number in column ${idx + 1}`);
+    return v;
+  });
+}
+
+program
+  .command('keygen')
+  .description('make a new key pair: DIR/secret.key (0600, never leaves you) and DIR/public.ctx')
+  .requiredOption('--out <dir>', 'directory for the keys')
+  .addOption(new Option('--preset <id>', 'parameter preset').choices([...PRESET_IDS]).default(DEFAULT_PRESET))
+  .action(async (o: { out: string; preset: PresetId }) => {
+    const { contextId } = await writeKeys(o.out, o.preset);
+    output({ contextId, preset: o.preset, dir: o.out }, `keys written to ${o.out} (context ${contextId}, preset ${o.preset})`);
+  });
+
+const models = program.command('models').description('scoring models on the server');
+models
+  .command('add <file>')
+  .description('upload a PGS Catalog scoring file (plain or .gz) or a JSON model')
+  .option('--id <id>', 'model id (default: the file\'s pgs_id or name)')
+  .action(async (file: string, o: { id?: string }) => {
+    const bytes = await readFile(file);
+    const info = file.endsWith('.json') ? await client().addModelJson({ ...JSON.parse(bytes.toString('utf8')), ...(o.id ? { id: o.id } : {}) }) : await client().addModelFile(bytes, o.id);
+    output({ modelId: info.modelId, variants: info.variants, name: info.name });
+  });
+models
+  .command('list')
+  .description('models on the server')
+  .action(async () => {
+    const list = await client().listModels();
+    output({ models: list.map((m) => ({ modelId: m.modelId, variants: m.variants, name: m.name })) }, list.map((m) => `${m.modelId}\t${m.variants} variants\t${m.name}`).join('\n') || 'no models');
+  });
+
+async function submitAndReport(keys: string, submit: (owner: Awaited<ReturnType<typeof loadOwner>>) => Promise<string>, wait: boolean): Promise<void> {
+  const owner = await loadOwner(keys);
+  try {
+    const jobId = await submit(owner);
+    if (!wait) return output({ jobId });
+    for (const outcome of await waitAndFinish(client(), owner, jobId)) output({ ...outcome });
+  } finally {
+    owner.dispose();
+  }
+}
+
+program
+  .command('grs')
+  .description('genetic risk score: encrypt dosages here, score on the server, decrypt here')
+  .requiredOption('--model <id>', 'model id')
+  .requiredOption('--keys <dir>', 'key directory from veil keygen')
+  .option('--genotype <list>', 'effect-allele dosages in the model\'s variant order, e.g. 1,0,2,1,0')
+  .option('--no-wait', 'submit only; print the job id')
+  .action(async (o: { model: string; keys: string; genotype?: string; wait: boolean }) => {
+    if (!o.genotype) throw new VeilError('invalid_input', 'give --genotype (or --vcf / --23andme)');
+    const dosages = parseNumbers(o.genotype, '--genotype');
+    await submitAndReport(o.keys, (owner) => submitGrs(client(), owner, o.model, [dosages]), o.wait);
+  });
+
+program
+  .command('mean')
+  .description('mean of encrypted readings')
+  .requiredOption('--keys <dir>', 'key directory from veil keygen')
+  .option('--values <list>', 'comma-separated readings, e.g. 72.5,71,73.2')
+  .option('--csv <file>', 'CSV file of readings')
+  .option('--column <name>', 'CSV column (default: the first non-time column)')
+  .option('--no-wait', 'submit only; print the job id')
+  .action(async (o: { keys: string; values?: string; csv?: string; column?: string; wait: boolean }) => {
+    const values = o.values ? parseNumbers(o.values, '--values') : o.csv ? await readCsvColumn(o.csv, o.column) : undefined;
+    if (!values) throw new VeilError('invalid_input', 'give --values or --csv');
+    await submitAndReport(o.keys, (owner) => submitMean(client(), owner, values), o.wait);
+  });
+
+program
+  .command('status <job>')
+  .description('state and progress of a job')
+  .action(async (job: string) => {
+    const s = await client().status(job);
+    output({ jobId: s.jobId, status: s.status, progress: s.progress, ...(s.error ? { error: s.error } : {}) });
+  });
+
+program
+  .command('result <job>')
+  .description('fetch a job\'s encrypted result and decrypt it here')
+  .requiredOption('--keys <dir>', 'key directory from veil keygen')
+  .action(async (job: string, o: { keys: string }) => {
+    const owner = await loadOwner(o.keys);
+    try {
+      for (const outcome of await finish(client(), owner, await client().result(job))) output({ ...outcome });
+    } finally {
+      owner.dispose();
+    }
+  });
+
+for (const role of ['api', 'worker', 'scheduler'] as const) {
+  program
+    .command(role)
+    .description(`run the ${role} role (configured by environment; see README)`)
+    .action(async () => {
+      const { runRole } = await import('../stack/roles.js');
+      await runRole(role);
+    });
+}
+
+program
+  .command('start')
+  .description('the whole local stack (Redis, API, workers, scheduler) until Ctrl-C')
+  .action(async () => (await import('../stack/start.js')).start());
+
+program
+  .command('demo')
+  .description('run the two seed scenarios end to end on a local stack')
+  .action(async () => (await import('../stack/demo.js')).demo({ json: Boolean(globals().json) }));
+
+program.parseAsync().catch((err: unknown) => {
+  const msg = err instanceof VeilError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`veil: ${msg}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,210 @@
+import { centered, fromFixed, makePlaintext, readCoefficients, toFixed, toResidue } from '../shared/coeff.js';
+import { contextIdOf, loadPublicContext, type EvalContext } from '../shared/context.js';
+import { InvalidInputError } from '../shared/errors.js';
+import { bitsFor, valueScaleBits } from '../shared/fixed.js';
+import { resultPosition, vectorLayout, type VectorLayout } from '../shared/layout.js';
+import { buildContext, DEFAULT_PRESET, getPreset, presetParmsBytes, type PresetId } from '../shared/params.js';
+import { getSeal, withScope, type Seal } from '../shared/seal.js';
+import { pack, parseWire, secretKeyFileSchema, unpack, WIRE_VERSION, type JobResult } from '../shared/wire.js';
+
+/** What `veil keygen` writes: the public context (safe to upload) and the secret-key file. */
+export interface KeyPair {
+  contextId: string;
+  publicContext: Uint8Array;
+  secretKeyFile: Uint8Array;
+}
+
+export async function generateKeys(presetId: PresetId = DEFAULT_PRESET): Promise<KeyPair> {
+  const seal = await getSeal();
+  const preset = getPreset(presetId);
+  const parms = presetParmsBytes(seal, preset);
+  return withScope((scope) => {
+    const ctx = scope.track(buildContext(seal, preset));
+    const kg = scope.track(seal.KeyGenerator(ctx));
+    const sk = scope.track(kg.secretKey());
+    let galoisKeys: Uint8Array | undefined;
+    if (preset.scheme === 'ckks') {
+      // Seeded serialization halves the keys; only the rotations the worker uses are made.
+      const gk = scope.track(kg.createGaloisKeysSerializable(Int32Array.from(preset.galoisSteps)));
+      galoisKeys = gk.saveArray(seal.ComprModeType.zstd);
+    }
+    const publicContext = pack({ v: WIRE_VERSION, type: 'veil/public-context', preset: presetId, parms, ...(galoisKeys ? { galoisKeys } : {}) });
+    const contextId = contextIdOf(publicContext);
+    const secretKeyFile = pack({ v: WIRE_VERSION, type: 'veil/secret-key', preset: presetId, contextId, secretKey: sk.saveArray(seal.ComprModeType.zstd) });
+    return { contextId, publicContext, secretKeyFile };
+  });
+}
+
+/** Whole numbers (hard-called dosages) need no scale; fractional ones (DS, imputed) get 2^16. */
+function dotScaleBits(samples: ArrayLike<number>[]): number {
+  for (const s of samples) for (let i = 0; i < s.length; i++) if (!Number.isInteger(s[i])) return 16;
+  return 0;
+}
+
+/** Encrypted inputs for one job, with the public fixed-point metadata the worker needs. */
+export interface EncryptedVector {
+  layout: VectorLayout;
+  ciphertexts: Uint8Array[];
+  scaleBits: number;
+  valueBits: number;
+}
+
+/**
+ * The data owner's side of the crypto: encrypts with the secret key (symmetric, seeded: half the
+ * bytes of public-key encryption) and decrypts results. Holds WASM objects until `dispose()`.
+ */
+export class Owner {
+  private constructor(
+    private readonly seal: Seal,
+    readonly ec: EvalContext,
+    private readonly secretKey: ReturnType<Seal['SecretKey']>,
+    private readonly encryptor: ReturnType<Seal['Encryptor']>,
+    private readonly decryptor: ReturnType<Seal['Decryptor']>,
+    private readonly extra: { delete(): void }[],
+    readonly publicContext: Uint8Array,
+  ) {}
+
+  static async fromBytes(publicContext: Uint8Array, secretKeyFile: Uint8Array): Promise<Owner> {
+    const seal = await getSeal();
+    const file = parseWire(secretKeyFileSchema, unpack(secretKeyFile), 'secret key file');
+    const ec = loadPublicContext(seal, publicContext);
+    if (ec.contextId !== file.contextId) {
+      ec.dispose();
+      throw new InvalidInputError('key_mismatch', 'secret.key and public.ctx are from different key pairs; use the pair veil keygen wrote together');
+    }
+    const sk = seal.SecretKey();
+    sk.loadArray(ec.ctx, file.secretKey);
+    const kg = seal.KeyGenerator(ec.ctx, sk);
+    const pk = kg.createPublicKey(); // node-seal's Encryptor wants one even for symmetric use
+    const encryptor = seal.Encryptor(ec.ctx, pk, sk);
+    const decryptor = seal.Decryptor(ec.ctx, sk);
+    return new Owner(seal, ec, sk, encryptor, decryptor, [pk, kg], publicContext);
+  }
+
+  get contextId(): string {
+    return this.ec.contextId;
+  }
+
+  get preset() {
+    return this.ec.preset;
+  }
+
+  /**
+   * Encrypt one vector per sample (all the same length) in the preset's layout. For an inner
+   * product with the service's weights (`purpose: 'dot'`) the values keep a small scale (0 for
+   * whole dosages) so the worker can give the weights the precision; for a sum they take it all.
+   */
+  encryptVectors(samples: ArrayLike<number>[], opts: { purpose: 'dot' | 'sum'; scaleBits?: number }): EncryptedVector {
+    const first = samples[0];
+    if (!first) throw new InvalidInputError('invalid_input', 'nothing to encrypt');
+    const layout = vectorLayout(this.preset, first.length, samples.length);
+    let maxAbs = 0;
+    for (const s of samples) {
+      if (s.length !== first.length) throw new InvalidInputError('invalid_input', 'all samples must have the same number of values');
+      for (let i = 0; i < s.length; i++) {
+        const v = s[i] as number;
+        if (!Number.isFinite(v)) throw new InvalidInputError('invalid_input', `value ${i} is not a finite number`);
+        maxAbs = Math.max(maxAbs, Math.abs(v));
+      }
+    }
+    if (this.preset.encoding === 'slots') {
+      return { layout, ciphertexts: this.encryptSlots(samples, layout), scaleBits: 0, valueBits: 0 };
+    }
+    const tBits = this.preset.plainModulusBits;
+    const scaleBits = opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, tBits) : dotScaleBits(samples));
+    const valueBits = bitsFor(Math.ceil(maxAbs * 2 ** scaleBits));
+    return { layout, ciphertexts: this.encryptCoefficients(samples, layout, scaleBits), scaleBits, valueBits };
+  }
+
+  private encryptCoefficients(samples: ArrayLike<number>[], layout: VectorLayout, scaleBits: number): Uint8Array[] {
+    const { seal } = this;
+    const t = this.ec.plainModulus as bigint;
+    const n = this.preset.polyModulusDegree;
+    const out: Uint8Array[] = [];
+    for (let g = 0; g < layout.groups; g++) {
+      for (let c = 0; c < layout.chunks; c++) {
+        const coeffs = new BigUint64Array(n);
+        for (let k = 0; k < layout.samplesPerCiphertext; k++) {
+          const sample = samples[g * layout.samplesPerCiphertext + k];
+          if (!sample) break;
+          const from = c * layout.chunkLength;
+          const to = Math.min(from + layout.chunkLength, layout.length);
+          for (let i = from; i < to; i++) coeffs[k * layout.chunkLength + (i - from)] = toResidue(toFixed(sample[i] as number, scaleBits), t);
+        }
+        out.push(withScope((scope) => {
+          const plain = scope.track(makePlaintext(seal, this.ec.ctx, coeffs));
+          return scope.track(this.encryptor.encryptSymmetricSerializable(plain)).saveArray(seal.ComprModeType.zstd);
+        }));
+      }
+    }
+    return out;
+  }
+
+  private encryptSlots(samples: ArrayLike<number>[], layout: VectorLayout): Uint8Array[] {
+    const { seal } = this;
+    const preset = this.preset;
+    if (preset.encoding !== 'slots') throw new Error('unreachable');
+    const out: Uint8Array[] = [];
+    withScope((scope) => {
+      const encoder = scope.track(seal.CKKSEncoder(this.ec.ctx));
+      for (const sample of samples) {
+        for (let c = 0; c < layout.chunks; c++) {
+          const slots = new Float64Array(encoder.slotCount);
+          const from = c * layout.chunkLength;
+          const to = Math.min(from + layout.chunkLength, layout.length);
+          for (let i = from; i < to; i++) slots[i - from] = sample[i] as number;
+          const plain = scope.track(seal.PlainText());
+          encoder.encode(slots, 2 ** preset.scaleBits, plain);
+          out.push(scope.track(this.encryptor.encryptSymmetricSerializable(plain)).saveArray(seal.ComprModeType.zstd));
+        }
+      }
+    });
+    return out;
+  }
+
+  /** Decrypt a job result to one number per sample (before any client-side finishing). */
+  decryptResult(result: JobResult, layout: VectorLayout): number[] {
+    const { seal } = this;
+    if (result.preset !== this.preset.id) throw new InvalidInputError('key_mismatch', `the result was made under ${result.preset}, these keys are ${this.preset.id}`);
+    return withScope((scope) => {
+      const decoded = result.ciphertexts.map((bytes) => {
+        const ct = scope.track(seal.CipherText());
+        ct.loadArray(this.ec.ctx, bytes);
+        const plain = scope.track(this.decryptor.decrypt(ct) as ReturnType<Seal['PlainText']>);
+        if (this.preset.encoding === 'coeff') return readCoefficients(seal, plain);
+        const encoder = scope.track(seal.CKKSEncoder(this.ec.ctx));
+        return encoder.decode(plain) as Float64Array;
+      });
+      const values: number[] = [];
+      for (let s = 0; s < layout.samples; s++) {
+        const { ciphertext, index } = resultPosition(layout, this.preset, s);
+        const vec = decoded[ciphertext];
+        if (!vec) throw new InvalidInputError('invalid_result', `the result has no ciphertext ${ciphertext}`);
+        if (vec instanceof BigUint64Array) {
+          const t = this.ec.plainModulus as bigint;
+          values.push(fromFixed(centered(vec[index] ?? 0n, t), result.scaleBits));
+        } else {
+          values.push(vec[index] ?? NaN);
+        }
+      }
+      return values;
+    });
+  }
+
+  /** Remaining noise budget of a BFV ciphertext, in bits: for tests and the benchmark. */
+  noiseBudget(bytes: Uint8Array): number {
+    return withScope((scope) => {
+      const ct = scope.track(this.seal.CipherText());
+      ct.loadArray(this.ec.ctx, bytes);
+      return this.decryptor.invariantNoiseBudget(ct);
+    });
+  }
+
+  dispose(): void {
+    this.decryptor.delete();
+    this.encryptor.delete();
+    for (const o of this.extra) o.delete();
+    this.secretKey.delete();
+    this.ec.dispose();
+  }
+}

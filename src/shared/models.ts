@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { InvalidInputError, NotFoundError } from './errors.js';
+import type { Link, ModelDefinition, ModelVariant } from './model.js';
+import type { Store } from './store.js';
+import { pack, unpack } from './wire.js';
+
+/** What lists and job submissions need about a model, without its (possibly huge) arrays. */
+export interface ModelMeta {
+  modelId: string;
+  name: string;
+  variants: number;
+  bias: number;
+  link: Link;
+  metadata: Record<string, string>;
+  /** Content digest: caches key on it, so a re-upload under the same id is never served stale. */
+  digest: string;
+  createdAt: string;
+}
+
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function checkModelId(id: string): string {
+  if (!MODEL_ID.test(id)) throw new InvalidInputError('invalid_model_id', `model id '${id}' must match ${MODEL_ID.source}`);
+  return id;
+}
+
+/** Variants column by column: one array per field is far smaller than a million objects. */
+interface VariantColumns {
+  rsid: (string | null)[];
+  chr: (string | null)[];
+  pos: (number | null)[];
+  effectAllele: string[];
+  otherAllele: (string | null)[];
+}
+
+function toColumns(variants: ModelVariant[]): VariantColumns {
+  return {
+    rsid: variants.map((v) => v.rsid ?? null),
+    chr: variants.map((v) => v.chr ?? null),
+    pos: variants.map((v) => v.pos ?? null),
+    effectAllele: variants.map((v) => v.effectAllele),
+    otherAllele: variants.map((v) => v.otherAllele ?? null),
+  };
+}
+
+function fromColumns(c: VariantColumns): ModelVariant[] {
+  return c.effectAllele.map((effectAllele, i) => {
+    const v: ModelVariant = { effectAllele };
+    if (c.rsid[i]) v.rsid = c.rsid[i] as string;
+    if (c.chr[i]) v.chr = c.chr[i] as string;
+    if (c.pos[i] != null) v.pos = c.pos[i] as number;
+    if (c.otherAllele[i]) v.otherAllele = c.otherAllele[i] as string;
+    return v;
+  });
+}
+
+function weightsBuffer(w: Float64Array): Buffer {
+  const out = Buffer.alloc(w.length * 8);
+  for (let i = 0; i < w.length; i++) out.writeDoubleLE(w[i] as number, i * 8);
+  return out;
+}
+
+export async function saveModel(store: Store, tenant: string, modelId: string, def: ModelDefinition): Promise<ModelMeta> {
+  if (def.weights.length === 0) throw new InvalidInputError('invalid_model', 'the model has no variants with weights');
+  if (def.variants.length !== def.weights.length) throw new InvalidInputError('invalid_model', 'variants and weights differ in length');
+  for (let i = 0; i < def.weights.length; i++) {
+    if (!Number.isFinite(def.weights[i])) throw new InvalidInputError('invalid_model', `weight ${i} is not a finite number`);
+  }
+  if (!Number.isFinite(def.bias)) throw new InvalidInputError('invalid_model', 'bias is not a finite number');
+  const weights = weightsBuffer(def.weights);
+  const variants = pack(toColumns(def.variants));
+  const digest = createHash('sha256').update(weights).update(variants).update(`${def.bias}:${def.link}`).digest('hex').slice(0, 32);
+  const meta: ModelMeta = {
+    modelId: checkModelId(modelId),
+    name: def.name,
+    variants: def.weights.length,
+    bias: def.bias,
+    link: def.link,
+    metadata: def.metadata,
+    digest,
+    createdAt: new Date().toISOString(),
+  };
+  await store.redis
+    .multi()
+    .hset(store.modelKey(tenant, modelId), 'meta', JSON.stringify(meta), 'weights', weights, 'variants', variants)
+    .sadd(store.modelsKey(tenant), modelId)
+    .exec();
+  return meta;
+}
+
+export async function getModelMeta(store: Store, tenant: string, modelId: string): Promise<ModelMeta> {
+  const raw = MODEL_ID.test(modelId) ? await store.redis.hget(store.modelKey(tenant, modelId), 'meta') : null;
+  if (!raw) throw new NotFoundError('model', modelId);
+  return JSON.parse(raw) as ModelMeta;
+}
+
+export async function getModelWeights(store: Store, tenant: string, modelId: string): Promise<Float64Array> {
+  const buf = await store.redis.hgetBuffer(store.modelKey(tenant, modelId), 'weights');
+  if (!buf) throw new NotFoundError('model', modelId);
+  const out = new Float64Array(buf.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
+  return out;
+}
+
+export async function getModelVariants(store: Store, tenant: string, modelId: string): Promise<ModelVariant[]> {
+  const buf = await store.redis.hgetBuffer(store.modelKey(tenant, modelId), 'variants');
+  if (!buf) throw new NotFoundError('model', modelId);
+  return fromColumns(unpack(buf) as VariantColumns);
+}
+
+export async function listModels(store: Store, tenant: string): Promise<ModelMeta[]> {
+  const ids = (await store.redis.smembers(store.modelsKey(tenant))).sort();
+  if (ids.length === 0) return [];
+  const metas = await Promise.all(ids.map((id) => store.redis.hget(store.modelKey(tenant, id), 'meta')));
+  return metas.filter((m): m is string => m !== null).map((m) => JSON.parse(m) as ModelMeta);
+}

@@ -1,0 +1,112 @@
+import { Packr } from 'msgpackr';
+import { z } from 'zod';
+import { InvalidInputError } from './errors.js';
+import { PRESET_IDS } from './params.js';
+
+/**
+ * The versioned MessagePack wire format: public contexts, secret-key files, job submissions and
+ * results. Binary fields (SEAL objects) are msgpack `bin`; everything received is validated here
+ * before anything else looks at it.
+ */
+export const WIRE_VERSION = 1;
+
+// Plain maps (no msgpackr records) so any msgpack implementation can read and write these.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+export function pack(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+export function unpack(bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch {
+    throw new InvalidInputError('malformed_msgpack', 'the body is not valid MessagePack; send a msgpack-encoded map');
+  }
+}
+
+const bin = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data (msgpack bin)');
+const presetId = z.enum(PRESET_IDS);
+
+/** What leaves the owner: parameters and, for CKKS, Galois keys. Never a secret key. */
+export const publicContextSchema = z
+  .object({
+    v: z.literal(WIRE_VERSION),
+    type: z.literal('veil/public-context'),
+    preset: presetId,
+    parms: bin,
+    galoisKeys: bin.optional(),
+  })
+  .strict();
+export type PublicContext = z.infer<typeof publicContextSchema>;
+
+/** The owner's `secret.key` file. Only the producer reads or writes it. */
+export const secretKeyFileSchema = z
+  .object({
+    v: z.literal(WIRE_VERSION),
+    type: z.literal('veil/secret-key'),
+    preset: presetId,
+    contextId: z.string(),
+    secretKey: bin,
+  })
+  .strict();
+export type SecretKeyFile = z.infer<typeof secretKeyFileSchema>;
+
+/** Fixed-point metadata of coefficient-encoded inputs: public, like a CKKS scale. */
+const fixedPoint = {
+  /** Values were multiplied by 2^scaleBits and rounded. */
+  scaleBits: z.number().int().min(0).max(40).default(0),
+  /** Every encoded |value| is below 2^valueBits: bounds the result so it cannot wrap mod t. */
+  valueBits: z.number().int().min(0).max(56).default(0),
+};
+
+const common = {
+  v: z.literal(WIRE_VERSION),
+  contextId: z.string().regex(/^[0-9a-f]{64}$/, 'contextId is the 64-hex id POST /v1/contexts returned'),
+  ciphertexts: z.array(bin).min(1).max(100_000),
+  ...fixedPoint,
+};
+
+export const jobRequestSchema = z.discriminatedUnion('op', [
+  z.object({
+    ...common,
+    op: z.literal('grs'),
+    modelId: z.string().min(1).max(128),
+    samples: z.number().int().min(1).max(100_000).default(1),
+  }).strict(),
+  z.object({
+    ...common,
+    op: z.literal('mean'),
+    count: z.number().int().min(1).max(4_194_304),
+  }).strict(),
+]);
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+export type JobOp = JobRequest['op'];
+
+export const jobResultSchema = z
+  .object({
+    v: z.literal(WIRE_VERSION),
+    jobId: z.string(),
+    op: z.string(),
+    preset: presetId,
+    /** Enough to decrypt with nothing but the keys: the layout and, for grs, the model. */
+    length: z.number().int().min(1),
+    samples: z.number().int().min(1),
+    modelId: z.string().optional(),
+    /** Coefficient encoding: the result is an integer × 2^-scaleBits (input scale + weight scale). */
+    scaleBits: z.number().int().min(0).max(120),
+    ciphertexts: z.array(bin).min(1),
+  })
+  .strict();
+export type JobResult = z.infer<typeof jobResultSchema>;
+
+/** Validate an unpacked value against a schema; a mismatch is the caller's 400 with the path named. */
+export function parseWire<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : '(root)';
+    throw new InvalidInputError('invalid_body', `${what}: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}

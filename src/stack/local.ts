@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { VeilError } from '../shared/errors.js';
+
+/** The CLI entry point the stack runs for each role, exactly like docker-compose does. */
+export const CLI_PATH = fileURLToPath(new URL('../producer/cli.js', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new VeilError('stack_start_failed', `${what} did not become ready within ${timeoutMs / 1000}s`, 500);
+}
+
+export interface LocalRedis {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A throwaway redis-server on a free loopback port with a temp dir; nothing persists. */
+export async function spawnRedis(): Promise<LocalRedis> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'veil-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const failed = new Promise<never>((_, reject) =>
+    child.once('error', () => reject(new VeilError('redis_not_found', 'redis-server is not on PATH; install Redis (apt-get install redis-server) or set REDIS_URL', 500))),
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  await Promise.race([
+    failed,
+    waitFor(async () => {
+      const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      r.on('error', () => {}); // refused while redis-server starts: expected, retried by waitFor
+      try {
+        await r.connect();
+        return (await r.ping()) === 'PONG';
+      } finally {
+        r.disconnect();
+      }
+    }, 'redis-server'),
+  ]);
+  return {
+    url,
+    async close() {
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  redisUrl: string;
+  workers: ChildProcess[];
+  /** Start one more worker process (tests use this to replace a killed one). */
+  addWorker(): ChildProcess;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  workers?: number;
+  port?: number;
+  env?: Record<string, string>;
+  /** Where the roles' logs go: inherited (npm start) or discarded (demo, tests). */
+  logs?: 'inherit' | 'ignore';
+}
+
+/**
+ * Redis (REDIS_URL or a spawned one), the API, N worker processes and the scheduler, each role a
+ * separate `veil <role>` process. `close()` drains them in order and is safe to call twice.
+ */
+export async function startLocalStack(opts: StackOptions = {}): Promise<LocalStack> {
+  const redis = process.env.REDIS_URL ? { url: process.env.REDIS_URL, close: async () => {} } : await spawnRedis();
+  const port = opts.port ?? (await freePort());
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, REDIS_URL: redis.url, PORT: String(port) };
+  const stdio = opts.logs ?? 'ignore';
+  const children: ChildProcess[] = [];
+  const start = (role: string) => {
+    const child = spawn(process.execPath, [CLI_PATH, role], { env, stdio: ['ignore', stdio, stdio] });
+    children.push(child);
+    return child;
+  };
+  const api = start('api');
+  const workers = Array.from({ length: opts.workers ?? 2 }, () => start('worker'));
+  start('scheduler');
+  const host = env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1';
+  const apiUrl = `http://${host}:${port}`;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await stopChild(api);
+      await Promise.all(children.filter((c) => c !== api).map((c) => stopChild(c)));
+      await redis.close();
+    })());
+  try {
+    await waitFor(async () => api.exitCode === null && (await fetch(`${apiUrl}/readyz`)).ok, `the API on ${apiUrl}`);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    apiUrl,
+    redisUrl: redis.url,
+    workers,
+    addWorker: () => {
+      const w = start('worker');
+      workers.push(w);
+      return w;
+    },
+    close,
+  };
+}

@@ -1,0 +1,34 @@
+import { startApi } from '../api/server.js';
+import { config } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+import { startScheduler } from '../worker/scheduler.js';
+import { startWorker } from '../worker/worker.js';
+
+export type Role = 'api' | 'worker' | 'scheduler';
+
+/**
+ * Run one role in this process until SIGTERM/SIGINT: the first signal drains (in-flight requests
+ * and jobs finish), a second one exits at once. This is what docker-compose and `npm start` run.
+ */
+export async function runRole(role: Role): Promise<void> {
+  const cfg = config();
+  if (!cfg.REDIS_URL) throw new ConfigError(`veil ${role} needs REDIS_URL (e.g. redis://127.0.0.1:6379); npm start spawns a local Redis for you`);
+  const running = role === 'api' ? await startApi(cfg, cfg.REDIS_URL) : role === 'worker' ? startWorker(cfg, cfg.REDIS_URL) : startScheduler(cfg, cfg.REDIS_URL);
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      process.stderr.write(`veil ${role}: second ${signal}, exiting now\n`);
+      process.exit(130);
+    }
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`veil ${role}: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

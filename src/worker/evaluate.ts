@@ -1,0 +1,187 @@
+import { makePlaintext, randomResidues, toFixed, toResidue } from '../shared/coeff.js';
+import { loadCiphertext, type EvalContext } from '../shared/context.js';
+import { InvalidInputError } from '../shared/errors.js';
+import { weightScaleBits } from '../shared/fixed.js';
+import type { VectorLayout } from '../shared/layout.js';
+import type { BfvCoeffPreset, CkksSlotsPreset } from '../shared/params.js';
+import { SealScope, type CipherText, type Seal } from '../shared/seal.js';
+
+/**
+ * The one computation every veil job is: per sample, Σᵢ wᵢ·xᵢ + bias over encrypted xᵢ and
+ * plaintext wᵢ (a model's weights; all ones for a sum or mean). Only the result position of each
+ * sample is readable by the owner: every other coefficient/slot is masked, since it would reveal
+ * partial sums of the weights.
+ */
+export interface LinearJob {
+  layout: VectorLayout;
+  /** Weight of value i; `undefined` means every weight is 1 (a plain sum). */
+  weights?: Float64Array;
+  bias: number;
+  /** CKKS only: a factor applied to the result (1/n for a mean). */
+  factor?: number;
+  /** Coefficient encoding: the owner's fixed-point metadata. */
+  scaleBits: number;
+  valueBits: number;
+  /** Fetch input ciphertext i (bytes as the owner sent them). */
+  input(i: number): Promise<Uint8Array>;
+  onProgress?(done: number, total: number): void | Promise<void>;
+}
+
+export interface LinearResult {
+  ciphertexts: Uint8Array[];
+  /** Coefficient encoding: result integers are value × 2^scaleBits. */
+  scaleBits: number;
+}
+
+export async function evaluateLinear(seal: Seal, ec: EvalContext, job: LinearJob): Promise<LinearResult> {
+  return ec.preset.encoding === 'coeff'
+    ? evaluateCoeff(seal, ec, ec.preset as BfvCoeffPreset, job)
+    : evaluateSlots(seal, ec, ec.preset as CkksSlotsPreset, job);
+}
+
+function sumAbs(w: Float64Array | undefined, length: number): number {
+  if (!w) return length;
+  let s = 0;
+  for (let i = 0; i < w.length; i++) s += Math.abs(w[i] as number);
+  return s;
+}
+
+/** Load, check, and hand input i to `use`, deleting it afterwards. */
+async function withInput<T>(seal: Seal, ec: EvalContext, job: LinearJob, i: number, use: (ct: CipherText) => T): Promise<T> {
+  const bytes = await job.input(i);
+  const ct = loadCiphertext(seal, ec, bytes, `ciphertext ${i}`);
+  try {
+    return use(ct);
+  } finally {
+    ct.delete();
+  }
+}
+
+async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, job: LinearJob): Promise<LinearResult> {
+  const { layout } = job;
+  const t = ec.plainModulus as bigint;
+  const n = preset.polyModulusDegree;
+  const m = layout.chunkLength;
+  const weightBits = job.weights
+    ? weightScaleBits(sumAbs(job.weights, layout.length), job.bias, job.valueBits, job.scaleBits, preset.plainModulusBits)
+    : 0;
+  if (job.weights && weightBits < 8) {
+    throw new InvalidInputError('values_out_of_range', `the weights times the declared value width (2^${job.valueBits}) leave ${weightBits} bits of precision; encrypt with a smaller scale`, 422);
+  }
+  if (!job.weights && job.valueBits + Math.log2(layout.length) > preset.plainModulusBits - 2) {
+    throw new InvalidInputError('values_out_of_range', `a sum of ${layout.length} values of 2^${job.valueBits} could wrap; encrypt with a smaller scale`, 422);
+  }
+  const outScale = job.scaleBits + weightBits;
+  const ciphertexts: Uint8Array[] = [];
+  const scope = new SealScope();
+  try {
+    // Reversed weights: coefficient m−1 of x(X)·w(X) is Σ xᵢwᵢ. Built once, shared by all groups.
+    const weightPlains = Array.from({ length: layout.chunks }, (_, c) => {
+      const coeffs = new BigUint64Array(n);
+      const from = c * m;
+      const to = Math.min(from + m, layout.length);
+      for (let i = from; i < to; i++) {
+        const w = job.weights ? (job.weights[i] as number) : 1;
+        coeffs[m - 1 - (i - from)] = toResidue(toFixed(w, weightBits), t);
+      }
+      return scope.track(makePlaintext(seal, ec.ctx, coeffs));
+    });
+    let done = 0;
+    for (let g = 0; g < layout.groups; g++) {
+      const acc = scope.track(seal.CipherText());
+      const product = scope.track(seal.CipherText());
+      for (let c = 0; c < layout.chunks; c++) {
+        await withInput(seal, ec, job, g * layout.chunks + c, (ct) => {
+          ec.evaluator.multiplyPlain(ct, weightPlains[c]!, c === 0 ? acc : product);
+          if (c > 0) ec.evaluator.add(acc, product, acc);
+        });
+        await job.onProgress?.(++done, layout.ciphertexts);
+      }
+      ciphertexts.push(finishCoeff(seal, ec, preset, scope, acc, g, toResidue(toFixed(job.bias, outScale), t), layout));
+    }
+    return { ciphertexts, scaleBits: outScale };
+  } finally {
+    scope.dispose();
+  }
+}
+
+/** Add the bias at each sample's result coefficient, mask every other one, shrink, serialize. */
+function finishCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, scope: SealScope, acc: CipherText, group: number, bias: bigint, layout: VectorLayout): Uint8Array {
+  const n = preset.polyModulusDegree;
+  const t = ec.plainModulus as bigint;
+  const mask = randomResidues(n, t);
+  const m = layout.chunkLength;
+  const inGroup = Math.min(layout.samplesPerCiphertext, layout.samples - group * layout.samplesPerCiphertext);
+  for (let k = 0; k < inGroup; k++) mask[k * m + m - 1] = bias;
+  const ev = ec.evaluator;
+  ev.addPlain(acc, scope.track(makePlaintext(seal, ec.ctx, mask)), acc);
+  for (let primes = 4; primes > preset.resultPrimes; primes--) ev.cipherModSwitchToNext(acc, acc);
+  return acc.saveArray(seal.ComprModeType.zstd);
+}
+
+async function evaluateSlots(seal: Seal, ec: EvalContext, preset: CkksSlotsPreset, job: LinearJob): Promise<LinearResult> {
+  const { layout } = job;
+  const gk = ec.galoisKeys;
+  if (!gk) throw new InvalidInputError('missing_galois_keys', 'this context has no Galois keys', 422);
+  const scale = 2 ** preset.scaleBits;
+  const ciphertexts: Uint8Array[] = [];
+  let done = 0;
+  for (let g = 0; g < layout.groups; g++) {
+    ciphertexts.push(await (async () => {
+      const scope = new SealScope();
+      try {
+        const ev = ec.evaluator;
+        const encoder = scope.track(seal.CKKSEncoder(ec.ctx));
+        const slots = encoder.slotCount;
+        const acc = scope.track(seal.CipherText());
+        const tmp = scope.track(seal.CipherText());
+        for (let c = 0; c < layout.chunks; c++) {
+          await withInput(seal, ec, job, g * layout.chunks + c, (ct) => {
+            const target = c === 0 ? acc : tmp;
+            if (job.weights) {
+              const w = new Float64Array(slots);
+              const from = c * layout.chunkLength;
+              const to = Math.min(from + layout.chunkLength, layout.length);
+              for (let i = from; i < to; i++) w[i - from] = job.weights[i] as number;
+              const plain = scope.track(seal.PlainText());
+              encoder.encode(w, scale, plain);
+              ev.multiplyPlain(ct, plain, target);
+            } else {
+              target.copy(ct);
+            }
+            if (c > 0) ev.add(acc, tmp, acc);
+          });
+          await job.onProgress?.(++done, layout.ciphertexts);
+        }
+        if (job.weights) ev.rescaleToNext(acc, acc);
+        // Rotate-and-add: slot 0 collects the sum of the chunk's slots.
+        for (let step = 1; step < layout.chunkLength; step *= 2) {
+          ev.rotateVector(acc, step, gk, tmp);
+          ev.add(acc, tmp, acc);
+        }
+        // Keep slot 0 only (times the factor); the other slots hold partial sums of the weights.
+        const keep = new Float64Array(slots);
+        keep[0] = job.factor ?? 1;
+        const keepPlain = scope.track(seal.PlainText());
+        const parms = scope.track(acc.parmsId);
+        encoder.encode(keep, scale, keepPlain);
+        ev.plainModSwitchTo(keepPlain, parms, keepPlain);
+        ev.multiplyPlain(acc, keepPlain, acc);
+        ev.rescaleToNext(acc, acc);
+        if (job.bias !== 0) {
+          const b = new Float64Array(slots);
+          b[0] = job.bias;
+          const biasPlain = scope.track(seal.PlainText());
+          const accParms = scope.track(acc.parmsId);
+          encoder.encode(b, acc.scale, biasPlain);
+          ev.plainModSwitchTo(biasPlain, accParms, biasPlain);
+          ev.addPlain(acc, biasPlain, acc);
+        }
+        return acc.saveArray(seal.ComprModeType.zstd);
+      } finally {
+        scope.dispose();
+      }
+    })());
+  }
+  return { ciphertexts, scaleBits: 0 };
+}

@@ -1,0 +1,46 @@
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import type { Config } from '../shared/config.js';
+import { QUEUE_NAME } from '../shared/jobs.js';
+import { connectRedis } from '../shared/redis.js';
+
+export interface VeilScheduler {
+  close(): Promise<void>;
+}
+
+const SWEEP_MS = 60_000;
+
+/**
+ * The scheduler role: housekeeping that must run somewhere exactly on schedule, not per request.
+ * Today it sweeps finished job records past their retention (BullMQ's removeOn* only trims when
+ * a worker finishes another job). Safe to run in several replicas: every step is idempotent.
+ */
+export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
+  const logger = pino({ level: config.LOG_LEVEL, name: 'veil-scheduler' });
+  const connection = connectRedis(redisUrl, 'veil-scheduler');
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: `${config.VEIL_PREFIX}:bull` });
+  const sweep = async () => {
+    try {
+      const graceMs = config.RETENTION_SECONDS * 1000;
+      const removed = [...(await queue.clean(graceMs, 1000, 'completed')), ...(await queue.clean(graceMs, 1000, 'failed'))];
+      if (removed.length) logger.info({ removed: removed.length }, 'swept expired jobs');
+    } catch (err) {
+      logger.warn({ err }, 'sweep failed; will retry');
+    }
+  };
+  const timer = setInterval(sweep, SWEEP_MS);
+  void sweep();
+  logger.info('scheduler started');
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await queue.close();
+        connection.disconnect();
+        logger.info('scheduler closed');
+      })();
+      return closing;
+    },
+  };
+}
