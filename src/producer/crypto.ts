@@ -164,18 +164,9 @@ export class Owner {
 
   /** Decrypt a job result to one number per sample (before any client-side finishing). */
   decryptResult(result: JobResult, layout: VectorLayout): number[] {
-    const { seal } = this;
     if (result.preset !== this.preset.id) throw new InvalidInputError('key_mismatch', `the result was made under ${result.preset}, these keys are ${this.preset.id}`);
-    return withScope((scope) => {
-      const decoded = result.ciphertexts.map((bytes) => {
-        const ct = scope.track(seal.CipherText());
-        ct.loadArray(this.ec.ctx, bytes);
-        const plain = scope.track(this.decryptor.decrypt(ct) as ReturnType<Seal['PlainText']>);
-        if (this.preset.encoding === 'coeff') return readCoefficients(seal, plain);
-        const encoder = scope.track(seal.CKKSEncoder(this.ec.ctx));
-        return encoder.decode(plain) as Float64Array;
-      });
-      const values: number[] = [];
+    const decoded = result.ciphertexts.map((bytes) => this.decryptRaw(bytes));
+    const values: number[] = [];
       for (let s = 0; s < layout.samples; s++) {
         const { ciphertext, index } = resultPosition(layout, this.preset, s);
         const vec = decoded[ciphertext];
@@ -187,7 +178,18 @@ export class Owner {
           values.push(vec[index] ?? NaN);
         }
       }
-      return values;
+    return values;
+  }
+
+  /** Every coefficient (BFV) or slot (CKKS) of a ciphertext: for tests and debugging. */
+  decryptRaw(bytes: Uint8Array): BigUint64Array | Float64Array {
+    const { seal } = this;
+    return withScope((scope) => {
+      const ct = scope.track(seal.CipherText());
+      ct.loadArray(this.ec.ctx, bytes);
+      const plain = scope.track(this.decryptor.decrypt(ct) as ReturnType<Seal['PlainText']>);
+      if (this.preset.encoding === 'coeff') return readCoefficients(seal, plain);
+      return scope.track(seal.CKKSEncoder(this.ec.ctx)).decode(plain) as Float64Array;
     });
   }
 

@@ -7,8 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { VeilError } from '../shared/errors.js';
 
-/** The CLI entry point the stack runs for each role, exactly like docker-compose does. */
-export const CLI_PATH = fileURLToPath(new URL('../producer/cli.js', import.meta.url));
+/**
+ * The compiled CLI the stack runs for each role, exactly like docker-compose does — also when
+ * this module runs from src/ under vitest (roles always run compiled code, in their own process).
+ */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/producer/cli.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -153,12 +153,13 @@ async function evaluateSlots(seal: Seal, ec: EvalContext, preset: CkksSlotsPrese
           });
           await job.onProgress?.(++done, layout.ciphertexts);
         }
-        if (job.weights) ev.rescaleToNext(acc, acc);
-        // Rotate-and-add: slot 0 collects the sum of the chunk's slots.
+        // Rotate-and-add: slot 0 collects the sum of the chunk's slots. Done before rescaling,
+        // at scale 2^80, so key-switching noise is 2^40 times smaller relative to the value.
         for (let step = 1; step < layout.chunkLength; step *= 2) {
           ev.rotateVector(acc, step, gk, tmp);
           ev.add(acc, tmp, acc);
         }
+        if (job.weights) ev.rescaleToNext(acc, acc);
         // Keep slot 0 only (times the factor); the other slots hold partial sums of the weights.
         const keep = new Float64Array(slots);
         keep[0] = job.factor ?? 1;

@@ -118,7 +118,7 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
     // anything else (Redis hiccup, a bug) is retried with backoff.
     const code = err instanceof VeilError ? err.code : 'internal';
     const message = `${code}: ${err instanceof Error ? err.message : String(err)}`;
-    if (isPermanentError(err)) throw new UnrecoverableError(message);
-    throw new Error(message);
+    if (isPermanentError(err)) throw Object.assign(new UnrecoverableError(message), { cause: err });
+    throw new Error(message, { cause: err });
   }
 }

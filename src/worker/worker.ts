@@ -21,6 +21,8 @@ export function startWorker(config: Config, redisUrl: string): VeilWorker {
   const worker = new Worker<JobData, JobReturn>(QUEUE_NAME, processor, {
     connection,
     prefix: `${config.VEIL_PREFIX}:bull`,
+    // Recorded on each job as processedBy: tells which process ran (or was running) it.
+    name: `veil-worker-${process.pid}`,
     concurrency: config.WORKER_CONCURRENCY,
     useWorkerThreads: true,
     lockDuration: config.JOB_LOCK_MS,

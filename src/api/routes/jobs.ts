@@ -33,7 +33,7 @@ export function jobRoutes(deps: ApiDeps): Router {
     if (idemKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idemKey)) {
       throw new InvalidInputError('invalid_idempotency_key', 'Idempotency-Key must be 1-200 printable ASCII characters');
     }
-    let jobId = randomUUID();
+    const jobId = randomUUID();
     if (idemKey) {
       const holder = await store.claimIdempotencyKey(tenant, idemKey, jobId);
       if (holder !== jobId) {
