@@ -46,12 +46,8 @@ export function modelRoutes(deps: ApiDeps): Router {
         link: m.link,
       };
       modelId = checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-    } else if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
-      const { parsePgsScoringFile } = await import('../../shared/pgs.js');
-      def = await parsePgsScoringFile(req, { fallbackName: id ?? 'model' });
-      modelId = checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
     } else {
-      throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
+      throw new VeilError('unsupported_media_type', 'send a JSON model as application/json', 415);
     }
     const meta = await saveModel(deps.store, tenant, modelId, def);
     res.status(201).location(`/v1/models/${modelId}`).json(publicMeta(meta));
