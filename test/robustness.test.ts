@@ -121,6 +121,24 @@ describe('bad input', () => {
     expect([big.status, big.json.error?.code]).toEqual([413, 'body_too_large']);
   });
 
+  it('fails a job the worker finds impossible once, with its code, without retrying', async () => {
+    // A declared value width that would let the sum wrap mod t passes the API's checks (it cannot
+    // see values) but not the worker's: the job must fail for good, visibly, not loop or vanish.
+    const res = await post('/v1/jobs', pack({ ...validJob(), valueBits: 56 }));
+    expect(res.status).toBe(202);
+    const jobId = res.json.jobId as string;
+    let status = await client.status(jobId);
+    for (let i = 0; i < 100 && status.status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await client.status(jobId);
+    }
+    expect(status.status).toBe('failed');
+    expect(status.error?.code).toBe('values_out_of_range');
+    expect(status.attempts).toBe(1);
+    const result = await call(stack.apiUrl, 'GET', `/v1/jobs/${jobId}/result`);
+    expect([result.status, result.json.error?.code]).toEqual([409, 'job_failed']);
+  });
+
   it('still runs the next valid jobs, and erases a job on DELETE', async () => {
     const jobId = await submitMean(client, owner, SEED_HEART_RATES);
     const [mean] = (await waitAndFinish(client, owner, jobId)) as MeanOutcome[];
@@ -179,7 +197,7 @@ describe('tenants', () => {
   });
 });
 
-describe('a worker process killed mid-job', () => {
+describe('a worker process stopped mid-job', () => {
   let stack: TestStack;
   let keyDir: string;
   let owner: Owner;
@@ -196,7 +214,36 @@ describe('a worker process killed mid-job', () => {
     await rm(keyDir, { recursive: true, force: true });
   });
 
-  it('is finished by another worker, exactly once, with the right result', async () => {
+  it('SIGTERM drains: the worker finishes the job in hand, then exits 0', async () => {
+    const client = new VeilClient({ server: stack.apiUrl });
+    const length = 200_000;
+    const weights = Array.from({ length }, (_, i) => ((i % 7) - 3) / 10);
+    await client.addModelJson({ id: 'drain', name: 'drain', weights });
+    const dosages = Array.from({ length }, (_, i) => (i * 7) % 3);
+    const jobId = await submitGrs(client, owner, 'drain', [dosages]);
+    const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue('jobs', { connection: redis, prefix: `${stack.prefix}:bull` });
+    let holder: number | undefined;
+    for (let i = 0; i < 1500 && holder === undefined; i++) {
+      const job = await queue.getJob(jobId);
+      if ((await job?.getState()) === 'active') holder = Number(job?.processedBy?.replace('veil-worker-', ''));
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    const worker = stack.workers.find((w) => w.pid === holder)!;
+    const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
+    worker.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const job = (await queue.getJob(jobId))!;
+    expect(await job.getState()).toBe('completed');
+    expect(job.processedBy).toBe(`veil-worker-${holder}`);
+    await queue.close();
+    redis.disconnect();
+    const [grs] = (await waitAndFinish(client, owner, jobId)) as GrsOutcome[];
+    expect(relErr(grs!.score, dosages.reduce((a, d, i) => a + d * weights[i]!, 0))).toBeLessThan(1e-6);
+    stack.addWorker();
+  });
+
+  it('SIGKILL: the job is finished by another worker, exactly once, with the right result', async () => {
     const client = new VeilClient({ server: stack.apiUrl });
     const length = 400_000; // ~50 ciphertexts: long enough to catch the worker in the middle
     const weights = Array.from({ length }, (_, i) => ((i % 17) - 8) / 100);

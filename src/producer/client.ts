@@ -11,6 +11,7 @@ export interface JobStatusBody {
   op: string;
   status: 'queued' | 'active' | 'completed' | 'failed';
   progress: number;
+  attempts: number;
   createdAt: string;
   finishedAt: string | null;
   error?: { code: string; message: string };

@@ -62,6 +62,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       op: job.data.op,
       status,
       progress: typeof job.progress === 'number' ? job.progress : 0,
+      attempts: job.attemptsMade,
       createdAt: new Date(job.timestamp).toISOString(),
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
       ...(status === 'failed' ? { error: failure(job.failedReason) } : {}),
