@@ -1,45 +1,24 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VeilClient } from '../src/producer/client.js';
-import type { Owner } from '../src/producer/crypto.js';
-import { loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
-import { relErr, testStack, type TestStack } from './helpers/stack.js';
+import { relErr, useStackWithOwner } from './helpers/stack.js';
 
 /** The whole pipeline: SDK → HTTP → Redis/BullMQ → worker process → result → owner decrypts. */
 describe.each(['bfv-coeff-8192', 'ckks-slots-8192'] as const)('pipeline end to end, preset %s', (preset) => {
-  let stack: TestStack;
-  let client: VeilClient;
-  let owner: Owner;
-  let keyDir: string;
-
-  beforeAll(async () => {
-    stack = await testStack();
-    client = new VeilClient({ server: stack.apiUrl });
-    keyDir = await mkdtemp(join(tmpdir(), 'veil-test-keys-'));
-    await writeKeys(keyDir, preset);
-    owner = await loadOwner(keyDir);
-    await client.addModelJson(SEED_MODEL);
-  });
-  afterAll(async () => {
-    owner?.dispose();
-    await stack?.close();
-    await rm(keyDir, { recursive: true, force: true });
-  });
+  const f = useStackWithOwner({}, preset);
+  beforeAll(() => f.client.addModelJson(SEED_MODEL));
 
   it('scores the seed genotype: −0.03, probability sigmoid(−0.03)', async () => {
-    const jobId = await submitGrs(client, owner, SEED_MODEL.id, [SEED_GENOTYPE]);
-    const [grs] = (await waitAndFinish(client, owner, jobId)) as GrsOutcome[];
+    const jobId = await submitGrs(f.client, f.owner, SEED_MODEL.id, [SEED_GENOTYPE]);
+    const [grs] = (await waitAndFinish(f.client, f.owner, jobId)) as GrsOutcome[];
     expect(grs!.jobId).toBe(jobId);
     expect(Math.abs(grs!.score - -0.03)).toBeLessThan(1e-6);
     expect(Math.abs(grs!.probability! - 1 / (1 + Math.exp(0.03)))).toBeLessThan(1e-5);
   });
 
   it('averages the seed heart rates: 71.828571', async () => {
-    const jobId = await submitMean(client, owner, SEED_HEART_RATES);
-    const [mean] = (await waitAndFinish(client, owner, jobId)) as MeanOutcome[];
+    const jobId = await submitMean(f.client, f.owner, SEED_HEART_RATES);
+    const [mean] = (await waitAndFinish(f.client, f.owner, jobId)) as MeanOutcome[];
     expect(Math.abs(mean!.mean - 71.828571)).toBeLessThan(1e-5);
     expect(mean!.count).toBe(7);
   });
@@ -47,20 +26,20 @@ describe.each(['bfv-coeff-8192', 'ckks-slots-8192'] as const)('pipeline end to e
   it('matches plaintext for random vectors longer than one ciphertext', async () => {
     const length = 12_000;
     const weights = Array.from({ length }, () => Math.random() - 0.5);
-    await client.addModelJson({ id: 'random-12k', name: 'random', weights, bias: 0.1 });
+    await f.client.addModelJson({ id: 'random-12k', name: 'random', weights, bias: 0.1 });
     const samples = Array.from({ length: 2 }, () => Array.from({ length }, () => Math.floor(Math.random() * 3)));
-    const grsJob = await submitGrs(client, owner, 'random-12k', samples);
+    const grsJob = await submitGrs(f.client, f.owner, 'random-12k', samples);
     const values = Array.from({ length: 9_000 }, () => 50 + Math.random() * 50);
-    const meanJob = await submitMean(client, owner, values);
-    const scores = (await waitAndFinish(client, owner, grsJob)) as GrsOutcome[];
+    const meanJob = await submitMean(f.client, f.owner, values);
+    const scores = (await waitAndFinish(f.client, f.owner, grsJob)) as GrsOutcome[];
     samples.forEach((x, s) => expect(relErr(scores[s]!.score, x.reduce((a, v, i) => a + v * weights[i]!, 0.1))).toBeLessThan(1e-6));
-    const [mean] = (await waitAndFinish(client, owner, meanJob)) as MeanOutcome[];
+    const [mean] = (await waitAndFinish(f.client, f.owner, meanJob)) as MeanOutcome[];
     expect(relErr(mean!.mean, values.reduce((a, b) => a + b, 0) / values.length)).toBeLessThan(1e-6);
   });
 
   it('returns the first job for a retried submission with the same Idempotency-Key', async () => {
-    const first = await submitMean(client, owner, [1, 2, 3], { idempotencyKey: `k-${preset}` });
-    const again = await submitMean(client, owner, [1, 2, 3], { idempotencyKey: `k-${preset}` });
+    const first = await submitMean(f.client, f.owner, [1, 2, 3], { idempotencyKey: `k-${preset}` });
+    const again = await submitMean(f.client, f.owner, [1, 2, 3], { idempotencyKey: `k-${preset}` });
     expect(again).toBe(first);
   });
 });

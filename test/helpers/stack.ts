@@ -1,5 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { VeilClient } from '../../src/producer/client.js';
+import type { Owner } from '../../src/producer/crypto.js';
+import { loadOwner, writeKeys } from '../../src/producer/sdk.js';
+import { DEFAULT_PRESET, type PresetId } from '../../src/shared/params.js';
 import { startLocalStack, type LocalStack, type StackOptions } from '../../src/stack/local.js';
 
 /**
@@ -39,3 +49,42 @@ export async function call(base: string, method: string, path: string, body?: { 
 }
 
 export const relErr = (got: number, want: number) => Math.abs(got - want) / Math.max(Math.abs(want), 1e-12);
+
+/**
+ * A stack plus a fresh key pair for one describe block: set up in beforeAll, torn down in
+ * afterAll. Fields are filled once beforeAll has run.
+ */
+export function useStackWithOwner(opts: StackOptions = {}, preset: PresetId = DEFAULT_PRESET) {
+  const fixture = {} as { stack: TestStack; owner: Owner; client: VeilClient; keyDir: string; queue: Queue; redis: Redis };
+  beforeAll(async () => {
+    fixture.stack = await testStack(opts);
+    fixture.client = new VeilClient({ server: fixture.stack.apiUrl });
+    fixture.keyDir = await mkdtemp(join(tmpdir(), 'veil-test-keys-'));
+    await writeKeys(fixture.keyDir, preset);
+    fixture.owner = await loadOwner(fixture.keyDir);
+    // Direct access to the BullMQ queue, for what the API does not show (processedBy, counts).
+    fixture.redis = new Redis(fixture.stack.redisUrl, { maxRetriesPerRequest: null });
+    fixture.queue = new Queue('jobs', { connection: fixture.redis, prefix: `${fixture.stack.prefix}:bull` });
+  });
+  afterAll(async () => {
+    fixture.owner?.dispose();
+    await fixture.queue?.close();
+    fixture.redis?.disconnect();
+    await fixture.stack?.close();
+    if (fixture.keyDir) await rm(fixture.keyDir, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
+/** The pid of the worker process running `jobId`, once it is active (and, optionally, has progress). */
+export async function workerRunning(queue: Queue, jobId: string, opts: { withProgress?: boolean } = {}): Promise<number> {
+  for (let i = 0; i < 3000; i++) {
+    const job = await queue.getJob(jobId);
+    const state = await job?.getState();
+    if (state === 'completed') throw new Error('the job finished before it could be interrupted; make it bigger');
+    const started = !opts.withProgress || (typeof job?.progress === 'number' && job.progress > 0);
+    if (state === 'active' && started && job?.processedBy) return Number(job.processedBy.replace('veil-worker-', ''));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`job ${jobId} never became active`);
+}
