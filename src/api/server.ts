@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { Config } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../shared/jobs.js';
-import { connectRedis } from '../shared/redis.js';
+import { connectRedis, keyPrefix } from '../shared/redis.js';
 import { getSeal } from '../shared/seal.js';
 import { Store } from '../shared/store.js';
 import { createApp } from './app.js';
@@ -24,8 +24,9 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
   }
   const logger = pino({ level: config.LOG_LEVEL, name: 'veil-api' });
   const redis = connectRedis(redisUrl, 'veil-api');
-  const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${config.VEIL_PREFIX}:bull` });
-  const store = new Store(redis, config.VEIL_PREFIX, config.RETENTION_SECONDS);
+  const prefix = keyPrefix(config.VEIL_PREFIX, redisUrl);
+  const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
+  const store = new Store(redis, prefix, config.RETENTION_SECONDS);
   const deps = { config, store, queue, seal: await getSeal(), logger, metrics: createMetrics(queue) };
   const app = createApp(deps);
   const server: Server = await new Promise((resolve, reject) => {

@@ -28,7 +28,7 @@ const tokensSchema = z
 const envSchema = z.object({
   PORT: intIn(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
-  REDIS_URL: z.string().url('must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\/\S+$/, 'must be redis://, rediss://, redis+sentinel://host:port,…/master or redis+cluster://host:port,…').optional(),
   /** Key prefix for everything veil stores in Redis (queues included): lets deployments share one. */
   VEIL_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/).default('veil'),
   WORKERS: intIn(1, 64).default(2),

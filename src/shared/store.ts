@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 
 /**
  * Everything veil keeps in Redis besides BullMQ's own keys. Ciphertexts are binary values
@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
  */
 export class Store {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
     readonly retentionSeconds: number,
   ) {}

@@ -89,6 +89,8 @@ export interface LocalStack {
 
 export interface StackOptions {
   workers?: number;
+  /** Redis to use instead of REDIS_URL or a spawned redis-server. */
+  redisUrl?: string;
   port?: number;
   env?: Record<string, string>;
   /** Where the roles' logs go: inherited (npm start) or discarded (demo, tests). */
@@ -100,7 +102,8 @@ export interface StackOptions {
  * separate `veil <role>` process. `close()` drains them in order and is safe to call twice.
  */
 export async function startLocalStack(opts: StackOptions = {}): Promise<LocalStack> {
-  const redis = process.env.REDIS_URL ? { url: process.env.REDIS_URL, close: async () => {} } : await spawnRedis();
+  const external = opts.redisUrl ?? process.env.REDIS_URL;
+  const redis = external ? { url: external, close: async () => {} } : await spawnRedis();
   const port = opts.port ?? (await freePort());
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, REDIS_URL: redis.url, PORT: String(port) };
   const stdio = opts.logs ?? 'ignore';

@@ -5,7 +5,7 @@ import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '.
 import type { JobData, JobReturn } from '../shared/jobs.js';
 import { vectorLayout } from '../shared/layout.js';
 import { getModelMeta, getModelWeights } from '../shared/models.js';
-import { connectRedis } from '../shared/redis.js';
+import { connectRedis, keyPrefix } from '../shared/redis.js';
 import { getSeal, type Seal } from '../shared/seal.js';
 import { Store } from '../shared/store.js';
 import { pack, WIRE_VERSION } from '../shared/wire.js';
@@ -32,7 +32,7 @@ function threadEnv(): Promise<ThreadEnv> {
     if (!cfg.REDIS_URL) throw new Error('REDIS_URL is not set in the worker');
     return {
       seal: await getSeal(),
-      store: new Store(connectRedis(cfg.REDIS_URL, 'veil-worker'), cfg.VEIL_PREFIX, cfg.RETENTION_SECONDS),
+      store: new Store(connectRedis(cfg.REDIS_URL, 'veil-worker'), keyPrefix(cfg.VEIL_PREFIX, cfg.REDIS_URL), cfg.RETENTION_SECONDS),
       // A CKKS context with Galois keys is ~40 MB of WASM memory; BFV contexts are small.
       contexts: new LruCache<EvalContext>(8, () => 1, (ec) => ec.dispose()),
       weights: new LruCache<Float64Array>(512 * 2 ** 20, (w) => w.byteLength),

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import type { Config } from '../shared/config.js';
 import { QUEUE_NAME } from '../shared/jobs.js';
-import { connectRedis } from '../shared/redis.js';
+import { connectRedis, keyPrefix } from '../shared/redis.js';
 
 export interface VeilScheduler {
   close(): Promise<void>;
@@ -18,7 +18,7 @@ const SWEEP_MS = 60_000;
 export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
   const logger = pino({ level: config.LOG_LEVEL, name: 'veil-scheduler' });
   const connection = connectRedis(redisUrl, 'veil-scheduler');
-  const queue = new Queue(QUEUE_NAME, { connection, prefix: `${config.VEIL_PREFIX}:bull` });
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: `${keyPrefix(config.VEIL_PREFIX, redisUrl)}:bull` });
   const sweep = async () => {
     try {
       const graceMs = config.RETENTION_SECONDS * 1000;

@@ -3,7 +3,7 @@ import { Worker } from 'bullmq';
 import { pino } from 'pino';
 import type { Config } from '../shared/config.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../shared/jobs.js';
-import { connectRedis } from '../shared/redis.js';
+import { connectRedis, keyPrefix } from '../shared/redis.js';
 
 export interface VeilWorker {
   /** First call drains (active jobs finish); `force` abandons them to be retried elsewhere. */
@@ -20,7 +20,7 @@ export function startWorker(config: Config, redisUrl: string): VeilWorker {
   const processor = fileURLToPath(new URL('./processor.js', import.meta.url));
   const worker = new Worker<JobData, JobReturn>(QUEUE_NAME, processor, {
     connection,
-    prefix: `${config.VEIL_PREFIX}:bull`,
+    prefix: `${keyPrefix(config.VEIL_PREFIX, redisUrl)}:bull`,
     // Recorded on each job as processedBy: tells which process ran (or was running) it.
     name: `veil-worker-${process.pid}`,
     concurrency: config.WORKER_CONCURRENCY,
