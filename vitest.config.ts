@@ -7,6 +7,7 @@ export default defineConfig({
     // 2-core machine from timing them out against each other.
     fileParallelism: false,
     testTimeout: 120_000,
+    reporters: ['default', './test/summary-reporter.ts'],
     hookTimeout: 120_000,
   },
 });
