@@ -4,6 +4,7 @@ import { authenticate } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler } from './http.js';
 import { contextRoutes } from './routes/contexts.js';
+import { datasetRoutes } from './routes/datasets.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
 
@@ -46,6 +47,7 @@ export function createApp(deps: ApiDeps): Express {
   v1.use('/contexts', contextRoutes(deps));
   v1.use('/jobs', jobRoutes(deps));
   v1.use('/models', modelRoutes(deps));
+  v1.use('/datasets', datasetRoutes(deps));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => next(new VeilError('not_found', `no route ${req.method} ${req.path}; see the README's API table`, 404)));

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { VeilError } from '../shared/errors.js';
 import { PRESET_IDS, DEFAULT_PRESET, type PresetId } from '../shared/params.js';
 import { VeilClient } from './client.js';
+import { registerDatasetCommands } from './cli-dataset.js';
 import { finish, loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys } from './sdk.js';
 
 /** `veil`: the data owner's CLI, and the service's role commands (api, worker, scheduler). */
@@ -150,6 +151,8 @@ program
   .command('demo')
   .description('run the two seed scenarios end to end on a local stack')
   .action(async () => (await import('../stack/demo.js')).demo({ json: Boolean(globals().json) }));
+
+registerDatasetCommands(program, { client, output, json: () => Boolean(globals().json) });
 
 program.parseAsync().catch((err: unknown) => {
   const msg = err instanceof VeilError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);

@@ -122,6 +122,55 @@ export class VeilClient {
     return (await res.json()) as ModelInfo;
   }
 
+  // Datasets and report schedules (see docs/nightly-reports.md).
+
+  private async json<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const res = await this.request(method, path, body === undefined ? undefined : { type: 'application/json', data: JSON.stringify(body) }, headers);
+    return (res.status === 204 ? {} : await res.json()) as T;
+  }
+
+  createDataset(body: Record<string, unknown>): Promise<DatasetInfo> {
+    return this.json('POST', '/v1/datasets', body);
+  }
+
+  getDataset(name: string): Promise<DatasetInfo & { groups: number }> {
+    return this.json('GET', `/v1/datasets/${encodeURIComponent(name)}`);
+  }
+
+  async listDatasets(): Promise<DatasetInfo[]> {
+    return (await this.json<{ datasets: DatasetInfo[] }>('GET', '/v1/datasets')).datasets;
+  }
+
+  async deleteDataset(name: string): Promise<void> {
+    await this.request('DELETE', `/v1/datasets/${encodeURIComponent(name)}`);
+  }
+
+  /** Append record groups (msgpack: ciphertexts are binary). */
+  async appendRecords(name: string, body: { v: 1; records: unknown[] }, idempotencyKey?: string): Promise<{ dataset: string; records: number; duplicate?: boolean }> {
+    const res = await this.request('POST', `/v1/datasets/${encodeURIComponent(name)}/records`, { type: 'application/msgpack', data: pack(body) }, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+    return (await res.json()) as { dataset: string; records: number; duplicate?: boolean };
+  }
+
+  async requestReport(name: string, body: { op: string; since?: string; until?: string; modelId?: string }, idempotencyKey?: string): Promise<string> {
+    return (await this.json<{ jobId: string }>('POST', `/v1/datasets/${encodeURIComponent(name)}/reports`, body, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {})).jobId;
+  }
+
+  async listReports(name: string, limit = 100): Promise<ReportListing[]> {
+    return (await this.json<{ reports: ReportListing[] }>('GET', `/v1/datasets/${encodeURIComponent(name)}/reports?limit=${limit}`)).reports;
+  }
+
+  putSchedule(name: string, schedule: string, body: { op: string; cron: string; tz: string; windowDays?: number; modelId?: string }): Promise<ScheduleInfo> {
+    return this.json('PUT', `/v1/datasets/${encodeURIComponent(name)}/schedules/${encodeURIComponent(schedule)}`, body);
+  }
+
+  async listSchedules(name: string): Promise<ScheduleInfo[]> {
+    return (await this.json<{ schedules: ScheduleInfo[] }>('GET', `/v1/datasets/${encodeURIComponent(name)}/schedules`)).schedules;
+  }
+
+  async deleteSchedule(name: string, schedule: string): Promise<void> {
+    await this.request('DELETE', `/v1/datasets/${encodeURIComponent(name)}/schedules/${encodeURIComponent(schedule)}`);
+  }
+
   async health(): Promise<boolean> {
     try {
       await this.request('GET', '/readyz');
@@ -130,4 +179,37 @@ export class VeilClient {
       return false;
     }
   }
+}
+
+export interface DatasetInfo {
+  dataset: string;
+  kind: 'readings' | 'genotypes';
+  contextId: string;
+  preset: string;
+  retentionDays: number;
+  createdAt: string;
+  encoding?: import('../shared/readings.js').ReadingsEncoding;
+  variants?: number;
+}
+
+export interface ReportListing {
+  jobId: string;
+  op: string;
+  scheduledFor: string;
+  since: string | null;
+  until: string;
+  schedule?: string;
+  status: JobStatusBody['status'];
+  progress: number;
+}
+
+export interface ScheduleInfo {
+  dataset?: string;
+  schedule: string;
+  schedulerId: string;
+  op: string;
+  cron: string;
+  tz: string;
+  windowDays: number | null;
+  next: string | null;
 }

@@ -6,6 +6,7 @@ import { DEFAULT_PRESET, type PresetId } from '../shared/params.js';
 import { WIRE_VERSION, type JobResult } from '../shared/wire.js';
 import type { JobStatusBody, VeilClient } from './client.js';
 import { generateKeys, Owner } from './crypto.js';
+import { finishReport, type ReportOutcome } from './datasets.js';
 
 /**
  * The data owner's workflow: keys on disk, encrypt → submit → wait → decrypt. The secret key is
@@ -78,7 +79,8 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
  * Decrypt a result and finish what only the owner can: BFV results are sums, so a mean is divided
  * by its count here; a logistic model's probability is sigmoid(score).
  */
-export async function finish(client: VeilClient, owner: Owner, result: JobResult): Promise<(GrsOutcome | MeanOutcome)[]> {
+export async function finish(client: VeilClient, owner: Owner, result: JobResult): Promise<(GrsOutcome | MeanOutcome | ReportOutcome)[]> {
+  if (result.op === 'report') return [await finishReport(client, owner, result)];
   const layout = vectorLayout(owner.preset, result.length, result.samples);
   const values = owner.decryptResult(result, layout);
   if (result.op === 'mean') {

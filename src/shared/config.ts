@@ -41,6 +41,10 @@ const envSchema = z.object({
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: intIn(1000, 600_000).default(30_000),
   JOB_ATTEMPTS: intIn(1, 20).default(3),
+  /** Days a dataset keeps a record (from the record's time) unless the dataset sets its own. */
+  DATASET_RETENTION_DAYS: intIn(1, 3650).default(400),
+  /** How often the scheduler role reconciles report schedules with BullMQ's job schedulers. */
+  SCHEDULE_RECONCILE_MS: intIn(200, 3_600_000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,11 +1,12 @@
 import type { JobsOptions } from 'bullmq';
+import type { ReportJobData } from './datasets.js';
 import type { JobOp } from './wire.js';
 
 /** The one BullMQ queue veil's API fills and its workers drain. */
 export const QUEUE_NAME = 'jobs';
 
-/** What BullMQ carries for a job: small metadata only; ciphertexts live in the Store. */
-export interface JobData {
+/** What BullMQ carries for a submitted job: small metadata only; ciphertexts live in the Store. */
+export interface LinearJobData {
   tenant: string;
   op: JobOp;
   contextId: string;
@@ -20,6 +21,9 @@ export interface JobData {
   ciphertexts: number;
   createdAt: number;
 }
+
+/** Any job on the queue: a submitted grs/mean job, or a dataset report (see datasets.ts). */
+export type JobData = LinearJobData | ReportJobData;
 
 /** The job's return value in BullMQ: metadata only, the result bytes are in the Store. */
 export interface JobReturn {

@@ -96,9 +96,37 @@ export const jobResultSchema = z
     /** Coefficient encoding: the result is an integer × 2^-scaleBits (input scale + weight scale). */
     scaleBits: z.number().int().min(0).max(120),
     ciphertexts: z.array(bin).min(1),
+    /** Report jobs (op `report`): what the owner needs to finish it (see datasets.ts, reports.ts). */
+    report: z.lazy(() => reportInfoSchema).optional(),
   })
   .strict();
 export type JobResult = z.infer<typeof jobResultSchema>;
+
+/**
+ * The public side of a report result. Exact integers that may exceed 2^53 (sums of times) are
+ * decimal strings. readings: ciphertext 0 holds the block sums of Σ readings (and Σ squares for
+ * variance); for trend, ciphertexts 1 and 2 hold Σ d_hi·x and Σ d_lo·x (d = seconds since
+ * `origin`, d = d_hi·2^16 + d_lo). genotypes: one ciphertext per record group, scored by `modelId`.
+ */
+export const reportInfoSchema = z
+  .object({
+    dataset: z.string(),
+    kind: z.enum(['readings', 'genotypes']),
+    op: z.enum(['mean', 'variance', 'trend', 'grs']),
+    since: z.number(),
+    until: z.number(),
+    scheduledFor: z.number(),
+    schedule: z.string().optional(),
+    /** Readings (or genotype records) in the window. */
+    count: z.number().int().min(0),
+    origin: z.number().optional(),
+    sumD: z.string().optional(),
+    sumD2: z.string().optional(),
+    encoding: z.object({ scaleBits: z.number(), valueBits: z.number(), limbBits: z.number(), xLimbs: z.number(), x2Limbs: z.number(), blockSize: z.number() }).optional(),
+    groups: z.array(z.object({ samples: z.number().int().min(1), scaleBits: z.number().int(), ids: z.array(z.string()) })).optional(),
+  })
+  .strict();
+export type ReportInfo = z.infer<typeof reportInfoSchema>;
 
 /** Validate an unpacked value against a schema; a mismatch is the caller's 400 with the path named. */
 export function parseWire<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

@@ -63,8 +63,6 @@ async function withInput<T>(seal: Seal, ec: EvalContext, job: LinearJob, i: numb
 async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, job: LinearJob): Promise<LinearResult> {
   const { layout } = job;
   const t = ec.plainModulus as bigint;
-  const n = preset.polyModulusDegree;
-  const m = layout.chunkLength;
   const weightBits = job.weights
     ? weightScaleBits(sumAbs(job.weights, layout.length), job.bias, job.valueBits, job.scaleBits, preset.plainModulusBits)
     : 0;

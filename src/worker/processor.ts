@@ -2,7 +2,8 @@ import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { config } from '../shared/config.js';
 import { loadPublicContext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '../shared/errors.js';
-import type { JobData, JobReturn } from '../shared/jobs.js';
+import type { JobData, JobReturn, LinearJobData } from '../shared/jobs.js';
+import type { ReportJobData } from '../shared/datasets.js';
 import { vectorLayout } from '../shared/layout.js';
 import { getModelMeta, getModelWeights } from '../shared/models.js';
 import { connectRedis, keyPrefix } from '../shared/redis.js';
@@ -11,6 +12,7 @@ import { Store } from '../shared/store.js';
 import { pack, WIRE_VERSION } from '../shared/wire.js';
 import { LruCache } from './cache.js';
 import { evaluateLinear } from './evaluate.js';
+import { runReport } from './reports.js';
 
 /**
  * BullMQ sandboxed processor: runs in a worker thread, so SEAL's CPU work never blocks the main
@@ -52,7 +54,7 @@ async function evalContext(e: ThreadEnv, tenant: string, contextId: string): Pro
   return ec;
 }
 
-async function modelWeights(e: ThreadEnv, data: JobData): Promise<{ weights: Float64Array; bias: number }> {
+async function modelWeights(e: ThreadEnv, data: LinearJobData): Promise<{ weights: Float64Array; bias: number }> {
   const modelId = data.modelId as string;
   const meta = await getModelMeta(e.store, data.tenant, modelId);
   if (meta.digest !== data.modelDigest) {
@@ -67,7 +69,7 @@ async function modelWeights(e: ThreadEnv, data: JobData): Promise<{ weights: Flo
   return { weights, bias: meta.bias };
 }
 
-async function run(job: SandboxedJob<JobData, JobReturn>): Promise<JobReturn> {
+async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobReturn> {
   const e = await threadEnv();
   const data = job.data;
   const jobId = job.id as string;
@@ -78,6 +80,7 @@ async function run(job: SandboxedJob<JobData, JobReturn>): Promise<JobReturn> {
   const result = await evaluateLinear(e.seal, ec, {
     layout,
     weights: model?.weights,
+    weightsKey: model ? `${data.tenant}:${data.modelId}:${data.modelDigest}` : 'ones',
     bias: model?.bias ?? 0,
     factor: data.op === 'mean' ? 1 / data.length : undefined,
     scaleBits: data.scaleBits,
@@ -112,7 +115,11 @@ async function run(job: SandboxedJob<JobData, JobReturn>): Promise<JobReturn> {
 
 export default async function process(job: SandboxedJob<JobData, JobReturn>): Promise<JobReturn> {
   try {
-    return await run(job);
+    if (job.data.op === 'report') {
+      const e = await threadEnv();
+      return await runReport(job as SandboxedJob<ReportJobData, JobReturn>, { seal: e.seal, store: e.store, context: (t, c) => evalContext(e, t, c) });
+    }
+    return await run(job as SandboxedJob<LinearJobData, JobReturn>);
   } catch (err) {
     // failedReason is "code: message" (the API splits it). Bad input fails once, for good;
     // anything else (Redis hiccup, a bug) is retried with backoff.

@@ -3,6 +3,9 @@ import { pino } from 'pino';
 import type { Config } from '../shared/config.js';
 import { QUEUE_NAME } from '../shared/jobs.js';
 import { connectRedis, keyPrefix } from '../shared/redis.js';
+import { DatasetStore } from '../shared/datasets.js';
+import { reconcileSchedules } from '../shared/schedules.js';
+import { Store } from '../shared/store.js';
 
 export interface VeilScheduler {
   close(): Promise<void>;
@@ -13,7 +16,8 @@ const SWEEP_MS = 60_000;
 /**
  * The scheduler role: housekeeping that must run somewhere exactly on schedule, not per request.
  * Today it sweeps finished job records past their retention (BullMQ's removeOn* only trims when
- * a worker finishes another job). Safe to run in several replicas: every step is idempotent.
+ * a worker finishes another job), and reconciles dataset report schedules with BullMQ's job
+ * schedulers (see shared/schedules.ts). Safe to run in several replicas: every step is idempotent.
  */
 export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
   const logger = pino({ level: config.LOG_LEVEL, name: 'veil-scheduler' });
@@ -30,12 +34,25 @@ export function startScheduler(config: Config, redisUrl: string): VeilScheduler 
   };
   const timer = setInterval(sweep, SWEEP_MS);
   void sweep();
+  const datasets = new DatasetStore(new Store(connection, keyPrefix(config.VEIL_PREFIX, redisUrl), config.RETENTION_SECONDS));
+  const schedules = { queue, retentionSeconds: config.RETENTION_SECONDS, attempts: config.JOB_ATTEMPTS };
+  const reconcile = async () => {
+    try {
+      const r = await reconcileSchedules(schedules, datasets, `scheduler-${process.pid}`);
+      if (r && (r.applied || r.removed)) logger.info(r, 'reconciled report schedules');
+    } catch (err) {
+      logger.warn({ err }, 'schedule reconciliation failed; will retry');
+    }
+  };
+  const reconcileTimer = setInterval(reconcile, config.SCHEDULE_RECONCILE_MS);
+  void reconcile();
   logger.info('scheduler started');
   let closing: Promise<void> | undefined;
   return {
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        clearInterval(reconcileTimer);
         await queue.close();
         connection.disconnect();
         logger.info('scheduler closed');

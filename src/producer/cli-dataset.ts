@@ -1,0 +1,206 @@
+import { readFile } from 'node:fs/promises';
+import { SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { REPORT_OPS } from '../shared/datasets.js';
+import { VeilError } from '../shared/errors.js';
+import type { JobStatusBody, VeilClient } from './client.js';
+import { appendGenotypes, appendReadings, createDataset, finishReport, type GenotypeRecord, type ReadingsBatch } from './datasets.js';
+import { loadOwner } from './sdk.js';
+
+/** What the main CLI lends the dataset commands: its client and its output convention. */
+export interface CliContext {
+  client: () => VeilClient;
+  output: (obj: Record<string, unknown>, human?: string) => void;
+  json: () => boolean;
+}
+
+function numbers(list: string, what: string): number[] {
+  const values = list.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new VeilError('invalid_input', `${what}: '${list}' is not a comma-separated list of numbers`);
+  return values;
+}
+
+function time(s: string | undefined, what: string): number | undefined {
+  if (s === undefined) return undefined;
+  const ms = Date.parse(s);
+  if (!Number.isFinite(ms)) throw new VeilError('invalid_input', `${what}: '${s}' is not an ISO-8601 time`);
+  return ms;
+}
+
+/** CSV rows `time,value` (header optional): one record per distinct time. */
+async function readingsCsv(file: string): Promise<ReadingsBatch[]> {
+  const byTime = new Map<number, number[]>();
+  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).filter((l) => l.trim() !== '');
+  lines.forEach((line, i) => {
+    const [t, v] = line.split(',').map((c) => c.trim());
+    const at = Date.parse(t ?? '');
+    const value = Number(v);
+    if (!Number.isFinite(at) || v === undefined || !Number.isFinite(value)) {
+      if (i === 0) return; // a header
+      throw new VeilError('invalid_input', `${file}: line ${i + 1} is not 'ISO-time,value'`);
+    }
+    byTime.set(at, [...(byTime.get(at) ?? []), value]);
+  });
+  return [...byTime].sort(([a], [b]) => a - b).map(([at, values]) => ({ at, values }));
+}
+
+/** CSV rows `recordId,dosage1,dosage2,…` (header optional). */
+async function genotypeCsv(file: string): Promise<GenotypeRecord[]> {
+  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).filter((l) => l.trim() !== '');
+  return lines.flatMap((line, i) => {
+    const [id, ...rest] = line.split(',').map((c) => c.trim());
+    const dosages = rest.map(Number);
+    if (!id || dosages.length === 0 || dosages.some((d) => !Number.isFinite(d))) {
+      if (i === 0) return [];
+      throw new VeilError('invalid_input', `${file}: line ${i + 1} is not 'recordId,dosage,…'`);
+    }
+    return [{ id, dosages }];
+  });
+}
+
+/** Wait for a report, with a progress bar on stderr unless --json. */
+async function waitForReport(ctx: CliContext, jobId: string) {
+  const bar = ctx.json() ? undefined : new SingleBar({ format: `report ${jobId} [{bar}] {percentage}% | {status}`, stream: process.stderr, hideCursor: true });
+  bar?.start(100, 0, { status: 'queued' });
+  try {
+    return await ctx.client().result(jobId, { onProgress: bar ? (s: JobStatusBody) => bar.update(s.progress, { status: s.status }) : undefined });
+  } finally {
+    bar?.update(100, { status: 'done' });
+    bar?.stop();
+  }
+}
+
+export function registerDatasetCommands(program: Command, ctx: CliContext): void {
+  const { client, output } = ctx;
+  const ds = program.command('dataset').description('encrypted datasets: append over time, report on a schedule');
+
+  ds.command('create <name>')
+    .description('a dataset bound to this key pair\'s public context')
+    .requiredOption('--keys <dir>', 'key directory from veil keygen')
+    .addOption(new Option('--kind <kind>', 'what its records are').choices(['readings', 'genotypes']).default('readings'))
+    .option('--variants <n>', 'genotypes: dosages per record', (v) => Number(v))
+    .option('--model <id>', 'genotypes: take the number of dosages from this model')
+    .option('--retention-days <d>', 'days a record is kept (server default 400)', (v) => Number(v))
+    .option('--value-bits <b>', 'readings: |value| < 2^b (default 12, i.e. < 4096)', (v) => Number(v))
+    .action(async (name: string, o: { keys: string; kind: 'readings' | 'genotypes'; variants?: number; model?: string; retentionDays?: number; valueBits?: number }) => {
+      const owner = await loadOwner(o.keys);
+      try {
+        const meta = await createDataset(client(), owner, name, { kind: o.kind, variants: o.variants, modelId: o.model, retentionDays: o.retentionDays, valueBits: o.valueBits });
+        output({ dataset: meta.dataset, contextId: meta.contextId, kind: meta.kind, retentionDays: meta.retentionDays });
+      } finally {
+        owner.dispose();
+      }
+    });
+
+  ds.command('list')
+    .description('your datasets')
+    .action(async () => {
+      const list = await client().listDatasets();
+      output({ datasets: list.map((d) => ({ dataset: d.dataset, kind: d.kind, contextId: d.contextId })) }, list.map((d) => `${d.dataset}\t${d.kind}`).join('\n') || 'no datasets');
+    });
+
+  ds.command('append <name>')
+    .description('encrypt records here and append them')
+    .requiredOption('--keys <dir>', 'key directory from veil keygen')
+    .option('--values <list>', 'readings taken at --at, e.g. 61.5,62,60.8')
+    .option('--at <iso>', 'time of --values (default now)')
+    .option('--csv <file>', 'readings as rows ISO-time,value')
+    .option('--genotype <list>', 'one genotype record: dosages in the dataset\'s variant order')
+    .option('--record-id <id>', 'id of the --genotype record')
+    .option('--genotype-csv <file>', 'genotype records as rows recordId,dosage,…')
+    .option('--idempotency-key <key>', 'a retried append with the same key stores nothing twice')
+    .action(async (name: string, o: { keys: string; values?: string; at?: string; csv?: string; genotype?: string; recordId?: string; genotypeCsv?: string; idempotencyKey?: string }) => {
+      const owner = await loadOwner(o.keys);
+      try {
+        let out;
+        if (o.genotype || o.genotypeCsv) {
+          const records = o.genotypeCsv ? await genotypeCsv(o.genotypeCsv) : [{ id: o.recordId ?? '', dosages: numbers(o.genotype as string, '--genotype') }];
+          if (records.some((r) => !r.id)) throw new VeilError('invalid_input', 'give --record-id with --genotype');
+          out = await appendGenotypes(client(), owner, name, records, { at: time(o.at, '--at'), idempotencyKey: o.idempotencyKey });
+        } else {
+          const batches = o.csv ? await readingsCsv(o.csv) : o.values ? [{ values: numbers(o.values, '--values'), at: time(o.at, '--at') }] : undefined;
+          if (!batches) throw new VeilError('invalid_input', 'give --values (with --at), --csv, --genotype or --genotype-csv');
+          out = await appendReadings(client(), owner, name, batches, { idempotencyKey: o.idempotencyKey });
+        }
+        output({ dataset: out.dataset, records: out.records });
+      } finally {
+        owner.dispose();
+      }
+    });
+
+  ds.command('run <name>')
+    .description('a report now over a time window; waits, then decrypts here')
+    .addOption(new Option('--op <op>', 'statistic').choices([...REPORT_OPS]).makeOptionMandatory())
+    .requiredOption('--keys <dir>', 'key directory from veil keygen')
+    .option('--since <iso>', 'window start (default: the first record)')
+    .option('--until <iso>', 'window end, exclusive (default: now)')
+    .option('--model <id>', 'grs: the model')
+    .option('--no-wait', 'request only; print the job id')
+    .action(async (name: string, o: { op: string; keys: string; since?: string; until?: string; model?: string; wait: boolean }) => {
+      time(o.since, '--since');
+      time(o.until, '--until');
+      const jobId = await client().requestReport(name, { op: o.op, since: o.since, until: o.until, modelId: o.model });
+      if (!o.wait) return output({ jobId, op: o.op });
+      const owner = await loadOwner(o.keys);
+      try {
+        output({ ...(await finishReport(client(), owner, await waitForReport(ctx, jobId))) });
+      } finally {
+        owner.dispose();
+      }
+    });
+
+  ds.command('result <job>')
+    .description('collect a report by job id and decrypt it here (veil result does the same)')
+    .requiredOption('--keys <dir>', 'key directory from veil keygen')
+    .action(async (jobId: string, o: { keys: string }) => {
+      const owner = await loadOwner(o.keys);
+      try {
+        output({ ...(await finishReport(client(), owner, await waitForReport(ctx, jobId))) });
+      } finally {
+        owner.dispose();
+      }
+    });
+
+  ds.command('schedule <name>')
+    .description('a report on a cron schedule in a time zone, e.g. --cron "0 2 * * *" --tz Europe/Berlin')
+    .addOption(new Option('--op <op>', 'statistic').choices([...REPORT_OPS]).makeOptionMandatory())
+    .requiredOption('--cron <expr>', 'cron pattern (5 fields, or 6 with seconds first)')
+    .option('--tz <zone>', 'IANA time zone', 'UTC')
+    .option('--name <schedule>', 'schedule name (default: the op); the same name replaces it')
+    .option('--window-days <d>', 'report on the last D days before each run (default: every record)', (v) => Number(v))
+    .option('--model <id>', 'grs: the model')
+    .action(async (name: string, o: { op: string; cron: string; tz: string; name?: string; windowDays?: number; model?: string }) => {
+      const s = await client().putSchedule(name, o.name ?? o.op, { op: o.op, cron: o.cron, tz: o.tz, ...(o.windowDays ? { windowDays: o.windowDays } : {}), ...(o.model ? { modelId: o.model } : {}) });
+      output({ dataset: name, schedule: s.schedule, schedulerId: s.schedulerId, next: s.next });
+    });
+
+  ds.command('schedules <name>')
+    .description('the dataset\'s report schedules and their next runs')
+    .action(async (name: string) => {
+      const list = await client().listSchedules(name);
+      output({ dataset: name, schedules: list }, list.map((s) => `${s.schedule}\t${s.op}\t${s.cron}\t${s.tz}\tnext ${s.next}`).join('\n') || 'no schedules');
+    });
+
+  ds.command('unschedule <name>')
+    .description('delete a schedule (reports already made stay)')
+    .requiredOption('--name <schedule>', 'schedule name (the op, unless you named it)')
+    .action(async (name: string, o: { name: string }) => {
+      await client().deleteSchedule(name, o.name);
+      output({ dataset: name, schedule: o.name, deleted: true });
+    });
+
+  ds.command('reports <name>')
+    .description('reports made so far, newest first')
+    .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
+    .action(async (name: string, o: { limit: number }) => {
+      const reports = await client().listReports(name, o.limit);
+      output({ reports }, reports.map((r) => `${r.jobId}\t${r.op}\t${r.scheduledFor}\t${r.status}\t${r.progress}%`).join('\n') || 'no reports');
+    });
+
+  ds.command('delete <name>')
+    .description('delete the dataset, its records and its schedules')
+    .action(async (name: string) => {
+      await client().deleteDataset(name);
+      output({ dataset: name, deleted: true });
+    });
+}
