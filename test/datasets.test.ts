@@ -1,15 +1,19 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import type { Owner } from '../src/producer/crypto.js';
 import { appendGenotypes, appendReadings, createDataset, finishReport, type GrsReportOutcome, type ReadingsOutcome } from '../src/producer/datasets.js';
 import { loadOwner, writeKeys } from '../src/producer/sdk.js';
 import { CLI_PATH } from '../src/stack/local.js';
-import { datasetsStack, plainStats, relErr, sleep, TOKENS, until, type DatasetsStack } from './helpers/datasets-stack.js';
+import { DatasetStore } from '../src/shared/datasets.js';
+import { encodeReadings } from '../src/shared/readings.js';
+import { Store } from '../src/shared/store.js';
+import { alive, datasetsStack, plainStats, relErr, sleep, stopRole, TOKENS, until, type DatasetsStack } from './helpers/datasets-stack.js';
 
 const run = promisify(execFile);
 const DAY = 86_400_000;
@@ -125,6 +129,128 @@ describe('datasets: append, reports, schedules', () => {
     expect((await client.listReports('hr')).filter((r) => r.jobId === jobId)).toHaveLength(1);
   });
 
+  it('makes one report for the runs missed while every worker and scheduler was down, then one per slot', async () => {
+    await createDataset(client, owner, 'outage', { retentionDays: 3650 });
+    await appendReadings(client, owner, 'outage', [{ at: start, values: [60.5, 62.25] }]);
+    const s = await client.putSchedule('outage', 'every2s', { op: 'mean', cron: '*/2 * * * * *', tz: 'UTC' });
+    const listed = async () => (await client.listReports('outage')).map((r) => ({ ...r, slot: Date.parse(r.scheduledFor) })).sort((a, b) => a.slot - b.slot);
+    await until('a first scheduled report', async () => (await listed()).some((r) => r.status === 'completed'), 20_000, 50);
+    // The outage: every worker and scheduler process gets SIGTERM, drains and exits.
+    const t0 = Date.now();
+    await Promise.all([...stack.workers, stack.scheduler, ...stack.extra].filter(alive).map((c) => stopRole(c)));
+    const stoppedMs = Date.now() - t0;
+    const before = await listed();
+    const lastBefore = Math.max(...before.map((r) => r.slot));
+    await sleep(7000); // 3-4 slots pass with nothing running
+    const upAt = Date.now();
+    stack.addWorker();
+    stack.addWorker();
+    stack.spawnRole('scheduler');
+    await sleep(7500);
+    await client.deleteSchedule('outage', 'every2s');
+    const all = await until('the reports to finish', async () => {
+      const l = await listed();
+      return l.every((r) => r.status === 'completed') && l;
+    }, 20_000, 50);
+    const after = all.filter((r) => r.slot > lastBefore);
+    const missed = after.filter((r) => r.slot < upAt);
+    const resumed = after.filter((r) => r.slot >= upAt);
+    // Exactly one report stands for the outage (not zero, not one per missed slot)…
+    expect(missed, JSON.stringify({ lastBefore, upAt, stoppedMs, after })).toHaveLength(1);
+    expect(missed[0]!.slot - lastBefore).toBe(2000); // …the first slot that passed while down
+    // …and the schedule goes on from the next slot after the restart, one report per slot.
+    expect(resumed.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < resumed.length; i++) expect(resumed[i]!.slot - resumed[i - 1]!.slot).toBe(2000);
+    expect(resumed[0]!.slot - upAt).toBeLessThanOrEqual(6000); // worker start-up (SEAL load) + one slot
+    // BullMQ holds one job for the outage too, not one per missed slot.
+    const keys = await stack.redis.keys(`${stack.prefix}:bull:jobs:repeat:${s.schedulerId}:*`);
+    expect(keys.map((k) => Number(k.split(':').pop())).filter((m) => m > lastBefore && m < upAt)).toEqual([missed[0]!.slot]);
+    const got = (await finishReport(client, owner, await client.result(missed[0]!.jobId))) as ReadingsOutcome;
+    expect(got).toMatchObject({ count: 2, scheduledFor: missed[0]!.scheduledFor });
+    expect(relErr(got.value, 61.375)).toBeLessThan(1e-9);
+  }, 30_000);
+
+  it('stores an append all or nothing, and each group once when it is retried with its Idempotency-Key', async () => {
+    await createDataset(client, owner, 'atomic', { retentionDays: 30 });
+    const groups = () => stack.redis.zcard(`${stack.prefix}:ds:a:atomic:idx`);
+    const now = Date.now();
+    // One bad record refuses the whole append: the good one before it is not stored either.
+    await expect(appendReadings(client, owner, 'atomic', [{ at: now - 3_600_000, values: [70] }, { at: now - 40 * DAY, values: [71] }], { idempotencyKey: 'k1' }))
+      .rejects.toMatchObject({ status: 422, code: 'outside_retention' });
+    expect(await groups()).toBe(0);
+
+    // The API's view of Redis, with the publish step failing: before it runs (the process died
+    // after writing the ciphertexts) or after it ran (the reply was lost).
+    const dsStore = (evalFails: 'before' | 'after') => {
+      const redis = new Proxy(stack.redis, {
+        get(target, key) {
+          if (key === 'eval') {
+            return async (...args: Parameters<Redis['eval']>) => {
+              if (evalFails === 'after') await target.eval(...args);
+              throw new Error('connection lost');
+            };
+          }
+          const v = Reflect.get(target, key, target) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      return new DatasetStore(new Store(redis, stack.prefix, 3600));
+    };
+    const meta = await dsStore('before').get('a', 'atomic');
+    const batches = [{ at: now - 7_200_000, values: [60, 61.5] }, { at: now - 3_600_000, values: [62] }];
+    const pending = () => batches.map((b) => ({
+      group: { at: b.at, count: b.values.length, ciphertexts: 1 },
+      ciphertexts: owner.encryptVectors(encodeReadings(meta.encoding!, b.values, 8192).map((v) => v.map(Number)), { purpose: 'sum', scaleBits: 0 }).ciphertexts,
+    }));
+    await expect(dsStore('before').appendGroups('a', meta, pending(), { idempotencyKey: 'k2' })).rejects.toThrow('connection lost');
+    expect(await groups()).toBe(0); // written, never published
+    expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k2' })).toEqual({ dataset: 'atomic', records: 3, groups: 2 });
+    expect(await groups()).toBe(2);
+
+    await expect(dsStore('after').appendGroups('a', meta, pending(), { idempotencyKey: 'k3' })).rejects.toThrow('connection lost');
+    expect(await groups()).toBe(4); // published; the client never heard
+    expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k3' })).toEqual({ dataset: 'atomic', records: 3, groups: 2, duplicate: true });
+    expect(await groups()).toBe(4);
+    const got = (await report('atomic', { op: 'mean' })) as ReadingsOutcome;
+    expect(got.count).toBe(6); // each reading once per append, none twice
+    expect(relErr(got.value, (60 + 61.5 + 62) / 3)).toBeLessThan(1e-9);
+  });
+
+  it('refuses a genotype record id already in the dataset (409 duplicate_record_id), storing nothing', async () => {
+    await createDataset(client, owner, 'ids', { kind: 'genotypes', variants: 3 });
+    const groups = () => stack.redis.zcard(`${stack.prefix}:ds:a:ids:idx`);
+    const rec = (id: string) => ({ id, dosages: [1, 0, 2] });
+    await appendGenotypes(client, owner, 'ids', [rec('p1'), rec('p2')]);
+    await expect(appendGenotypes(client, owner, 'ids', [rec('p3'), rec('p1')])).rejects.toMatchObject({ status: 409, code: 'duplicate_record_id', message: expect.stringContaining("'p1'") });
+    // The same id twice in one append, across its groups: the request itself is wrong.
+    await expect(appendGenotypes(client, owner, 'ids', [rec('p4'), rec('p4')], { groupSize: 1 })).rejects.toMatchObject({ status: 400, code: 'invalid_ids' });
+    expect(await groups()).toBe(1);
+    await appendGenotypes(client, owner, 'ids', [rec('p3')]); // p3 was not taken by the refused append
+    expect(await groups()).toBe(2);
+    // Two appends racing with the same new id: one is stored, the other refused.
+    const race = await Promise.allSettled([appendGenotypes(client, owner, 'ids', [rec('p9')]), appendGenotypes(client, owner, 'ids', [rec('p9')])]);
+    expect(race.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(await groups()).toBe(3);
+  });
+
+  it('prunes records past retention from the index in the scheduler sweep, without a report', async () => {
+    const second = stack.spawnRole('scheduler'); // two replicas prune side by side
+    await createDataset(client, owner, 'short', { kind: 'genotypes', variants: 3, retentionDays: 1 });
+    const key = (...rest: string[]) => [stack.prefix, 'ds', 'a', 'short', ...rest].join(':');
+    const now = Date.now();
+    await appendGenotypes(client, owner, 'short', [{ id: 'old', dosages: [0, 1, 2] }], { at: now - DAY + 2500 }); // expires in 2.5 s
+    await appendGenotypes(client, owner, 'short', [{ id: 'new', dosages: [2, 1, 0] }], { at: now });
+    expect(await stack.redis.zcard(key('idx'))).toBe(2);
+    await until('the sweep to prune the expired group', async () => (await stack.redis.zcard(key('idx'))) === 1, 10_000, 50);
+    const prunedAfter = Date.now() - now;
+    expect(await stack.redis.zrange(key('ids'), '0', '-1')).toEqual(['new']);
+    expect(await stack.redis.keys(key('rec', '*'))).toHaveLength(1);
+    await appendGenotypes(client, owner, 'short', [{ id: 'old', dosages: [0, 1, 2] }]); // its id is free again
+    expect(await stack.redis.zcard(key('idx'))).toBe(2);
+    expect(prunedAfter).toBeLessThan(5000); // within a reconcile tick (500 ms here) of expiring
+    await stopRole(second);
+  });
+
   it('scores a cohort of 1,000 genotype records on a schedule, every score equal to plaintext', async () => {
     const variants = 24;
     const weights = Array.from({ length: variants }, () => Math.round((Math.random() - 0.5) * 1e6) / 1e6);
@@ -186,5 +312,18 @@ describe('datasets: append, reports, schedules', () => {
     expect(reports).toHaveLength(2);
     expect(reports[0]).toMatchObject({ op: 'trend', status: 'completed' });
     expect(await veil('result', reports[1].jobId, '--keys', keyDir)).toMatchObject({ op: 'mean', count: 3 });
+    // A person's view of a cohort: a summary and the first scores, every score in --out, no bar
+    // when stderr is not a terminal, never thousands of scores on one line.
+    const csv = join(keyDir, 'scores.csv');
+    const human = await run(process.execPath, [CLI_PATH, 'dataset', 'run', 'cohort', '--op', 'grs', '--model', 'cohort-model', '--keys', keyDir, '--out', csv], { env });
+    const lines = human.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^grs \(model cohort-model\): 1000 records, mean score -?\d/);
+    expect(lines.filter((l) => l.startsWith('  patient-'))).toHaveLength(10);
+    expect(lines.at(-1)).toBe(`  … 990 more in ${csv}`);
+    expect(human.stderr).toBe('');
+    const rows = (await readFile(csv, 'utf8')).trim().split('\n');
+    expect(rows[0]).toBe('recordId,score');
+    expect(rows).toHaveLength(1001);
+    expect(rows[1]).toMatch(/^patient-0,-?\d/);
   });
 });

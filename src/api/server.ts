@@ -33,8 +33,11 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
   });
-  // Long-polls last ≤ 30 s; keep-alive sockets must not hold shutdown open beyond that.
-  server.keepAliveTimeout = 5000;
+  // Idle keep-alive sockets are closed by the client first (undici: after 4 s), never by us mid-reuse:
+  // a server-side close racing a client's next request shows up as "other side closed" on a 27 MB
+  // upload. close() still ends idle sockets at once.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;

@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { REPORT_OPS } from '../shared/datasets.js';
 import { VeilError } from '../shared/errors.js';
 import type { JobStatusBody, VeilClient } from './client.js';
-import { appendGenotypes, appendReadings, createDataset, finishReport, type GenotypeRecord, type ReadingsBatch } from './datasets.js';
+import type { Owner } from './crypto.js';
+import { appendGenotypes, appendReadings, createDataset, finishReport, type GenotypeRecord, type ReadingsBatch, type ReportOutcome } from './datasets.js';
 import { loadOwner } from './sdk.js';
 
 /** What the main CLI lends the dataset commands: its client and its output convention. */
@@ -58,16 +59,63 @@ async function genotypeCsv(file: string): Promise<GenotypeRecord[]> {
   });
 }
 
-/** Wait for a report, with a progress bar on stderr unless --json. */
-async function waitForReport(ctx: CliContext, jobId: string) {
-  const bar = ctx.json() ? undefined : new SingleBar({ format: `report ${jobId} [{bar}] {percentage}% | {status}`, stream: process.stderr, hideCursor: true });
+/**
+ * Wait for a report and decrypt it here, with a progress bar on stderr (not with --json, nor when
+ * stderr is not a terminal, where a redrawn bar would only be noise in a log). The bar says what is
+ * happening after the server's 100%: a cohort's thousands of scores take seconds to download and
+ * decrypt, and a bar reading "100% | done" meanwhile looks hung. A failed report leaves the bar
+ * where it stopped, marked failed, never at "100% done".
+ */
+async function waitAndFinish(ctx: CliContext, owner: Owner, jobId: string): Promise<ReportOutcome> {
+  const bar = ctx.json() || !process.stderr.isTTY ? undefined : new SingleBar({ format: 'report [{bar}] {percentage}% | {status}', barsize: 30, stream: process.stderr, hideCursor: true });
+  // The job id (up to ~70 characters) is on its own line: inside the bar it pushed the status past
+  // the edge of an 80- or 120-column terminal, where cli-progress cuts the line.
+  if (bar) process.stderr.write(`report ${jobId}\n`);
   bar?.start(100, 0, { status: 'queued' });
+  let status = 'failed';
   try {
-    return await ctx.client().result(jobId, { onProgress: bar ? (s: JobStatusBody) => bar.update(s.progress, { status: s.status }) : undefined });
+    const result = await ctx.client().result(jobId, { onProgress: bar ? (s: JobStatusBody) => bar.update(s.progress, { status: s.status }) : undefined });
+    bar?.update(100, { status: result.report?.kind === 'genotypes' ? `decrypting ${result.report.count} scores here` : 'decrypting here' });
+    const out = await finishReport(ctx.client(), owner, result);
+    status = 'done';
+    return out;
   } finally {
-    bar?.update(100, { status: 'done' });
+    bar?.update({ status });
     bar?.stop();
   }
+}
+
+const SHOWN_SCORES = 10;
+
+/** Human text for a report: the numbers, and for a cohort the first scores (all with --json or --out). */
+function humanReport(r: ReportOutcome, outFile?: string): string {
+  const window = `${r.since ?? 'first record'} … ${r.until}`;
+  if (r.op !== 'grs') return `${r.op}: ${r.value}\ncount: ${r.count}\nwindow: ${window}\njob: ${r.jobId}`;
+  const rows = r.scores.slice(0, SHOWN_SCORES).map((s) => `  ${s.recordId}\t${s.score.toFixed(6)}${s.probability !== undefined ? `\t${s.probability.toFixed(5)}` : ''}`);
+  const more = r.scores.length - rows.length;
+  return [
+    `grs (model ${r.modelId}): ${r.count} records, mean score ${r.mean}`,
+    `window: ${window}`,
+    `job: ${r.jobId}`,
+    ...(rows.length ? [`scores${r.scores[0]?.probability !== undefined ? ' (recordId, score, probability)' : ' (recordId, score)'}:`, ...rows] : []),
+    ...(more > 0 ? [`  … ${more} more ${outFile ? `in ${outFile}` : '(all of them: --out FILE.csv or --json)'}`] : outFile ? [`all scores in ${outFile}`] : []),
+  ].join('\n');
+}
+
+/** Every score as CSV rows recordId,score[,probability]. */
+async function writeScores(file: string, r: ReportOutcome): Promise<void> {
+  if (r.op !== 'grs') throw new VeilError('invalid_input', '--out writes per-record scores: it takes a grs report');
+  const prob = r.scores.some((s) => s.probability !== undefined);
+  const lines = r.scores.map((s) => `${csvCell(s.recordId)},${s.score}${prob ? `,${s.probability ?? ''}` : ''}`);
+  await writeFile(file, `recordId,score${prob ? ',probability' : ''}\n${lines.join('\n')}\n`);
+}
+
+/** Record ids are the owner's text: quote one that a CSV reader would split. */
+const csvCell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+async function printReport(ctx: CliContext, r: ReportOutcome, outFile?: string): Promise<void> {
+  if (outFile) await writeScores(outFile, r);
+  ctx.output({ ...r }, humanReport(r, outFile));
 }
 
 export function registerDatasetCommands(program: Command, ctx: CliContext): void {
@@ -136,14 +184,15 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--until <iso>', 'window end, exclusive (default: now)')
     .option('--model <id>', 'grs: the model')
     .option('--no-wait', 'request only; print the job id')
-    .action(async (name: string, o: { op: string; keys: string; since?: string; until?: string; model?: string; wait: boolean }) => {
+    .option('--out <file>', 'grs: write every record\'s score to this CSV')
+    .action(async (name: string, o: { op: string; keys: string; since?: string; until?: string; model?: string; wait: boolean; out?: string }) => {
       time(o.since, '--since');
       time(o.until, '--until');
       const jobId = await client().requestReport(name, { op: o.op, since: o.since, until: o.until, modelId: o.model });
       if (!o.wait) return output({ jobId, op: o.op });
       const owner = await loadOwner(o.keys);
       try {
-        output({ ...(await finishReport(client(), owner, await waitForReport(ctx, jobId))) });
+        await printReport(ctx, await waitAndFinish(ctx, owner, jobId), o.out);
       } finally {
         owner.dispose();
       }
@@ -152,10 +201,11 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
   ds.command('result <job>')
     .description('collect a report by job id and decrypt it here (veil result does the same)')
     .requiredOption('--keys <dir>', 'key directory from veil keygen')
-    .action(async (jobId: string, o: { keys: string }) => {
+    .option('--out <file>', 'grs: write every record\'s score to this CSV')
+    .action(async (jobId: string, o: { keys: string; out?: string }) => {
       const owner = await loadOwner(o.keys);
       try {
-        output({ ...(await finishReport(client(), owner, await waitForReport(ctx, jobId))) });
+        await printReport(ctx, await waitAndFinish(ctx, owner, jobId), o.out);
       } finally {
         owner.dispose();
       }

@@ -5,7 +5,8 @@ import { VeilError } from '../shared/errors.js';
 import { PRESET_IDS, DEFAULT_PRESET, type PresetId } from '../shared/params.js';
 import { VeilClient } from './client.js';
 import { registerDatasetCommands } from './cli-dataset.js';
-import { finish, loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys } from './sdk.js';
+import { registerGrsCommand } from './cli-grs.js';
+import { finish, loadOwner, submitMean, waitAndFinish, writeKeys } from './sdk.js';
 
 /** `veil`: the data owner's CLI, and the service's role commands (api, worker, scheduler). */
 const program = new Command('veil')
@@ -85,19 +86,6 @@ async function submitAndReport(keys: string, submit: (owner: Awaited<ReturnType<
 }
 
 program
-  .command('grs')
-  .description('genetic risk score: encrypt dosages here, score on the server, decrypt here')
-  .requiredOption('--model <id>', 'model id')
-  .requiredOption('--keys <dir>', 'key directory from veil keygen')
-  .option('--genotype <list>', 'effect-allele dosages in the model\'s variant order, e.g. 1,0,2,1,0')
-  .option('--no-wait', 'submit only; print the job id')
-  .action(async (o: { model: string; keys: string; genotype?: string; wait: boolean }) => {
-    if (!o.genotype) throw new VeilError('invalid_input', 'give --genotype (or --vcf / --23andme)');
-    const dosages = parseNumbers(o.genotype, '--genotype');
-    await submitAndReport(o.keys, (owner) => submitGrs(client(), owner, o.model, [dosages]), o.wait);
-  });
-
-program
   .command('mean')
   .description('mean of encrypted readings')
   .requiredOption('--keys <dir>', 'key directory from veil keygen')
@@ -152,7 +140,9 @@ program
   .description('run the two seed scenarios end to end on a local stack')
   .action(async () => (await import('../stack/demo.js')).demo({ json: Boolean(globals().json) }));
 
-registerDatasetCommands(program, { client, output, json: () => Boolean(globals().json) });
+const cliContext = { client, output, json: () => Boolean(globals().json) };
+registerGrsCommand(program, cliContext);
+registerDatasetCommands(program, cliContext);
 
 program.parseAsync().catch((err: unknown) => {
   const msg = err instanceof VeilError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { VeilError } from '../shared/errors.js';
 import { jobResultSchema, pack, parseWire, unpack, type JobRequest, type JobResult } from '../shared/wire.js';
 
@@ -64,9 +65,21 @@ export class VeilClient {
     return ((await res.json()) as { contextId: string }).contextId;
   }
 
-  async submit(job: JobRequest, idempotencyKey?: string): Promise<string> {
-    const res = await this.request('POST', '/v1/jobs', { type: 'application/msgpack', data: pack(job) }, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
-    return ((await res.json()) as { jobId: string }).jobId;
+  /**
+   * Submit a job. Every submission carries an Idempotency-Key (a fresh one unless given), so a
+   * connection lost mid-upload is retried without risk of running the job twice.
+   */
+  async submit(job: JobRequest, idempotencyKey: string = randomUUID()): Promise<string> {
+    const body = { type: 'application/msgpack', data: pack(job) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.request('POST', '/v1/jobs', body, { 'idempotency-key': idempotencyKey });
+        return ((await res.json()) as { jobId: string }).jobId;
+      } catch (err) {
+        if (!(err instanceof VeilError && err.code === 'server_unreachable') || attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
   }
 
   async status(jobId: string): Promise<JobStatusBody> {

@@ -82,6 +82,8 @@ export interface LocalStack {
   apiUrl: string;
   redisUrl: string;
   workers: ChildProcess[];
+  /** The scheduler role (tests stop it to simulate an outage). */
+  scheduler: ChildProcess;
   /** Start one more worker process (tests use this to replace a killed one). */
   addWorker(): ChildProcess;
   close(): Promise<void>;
@@ -115,7 +117,7 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<LocalSta
   };
   const api = start('api');
   const workers = Array.from({ length: opts.workers ?? 2 }, () => start('worker'));
-  start('scheduler');
+  const scheduler = start('scheduler');
   const host = env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1';
   const apiUrl = `http://${host}:${port}`;
   let closing: Promise<void> | undefined;
@@ -135,6 +137,7 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<LocalSta
     apiUrl,
     redisUrl: redis.url,
     workers,
+    scheduler,
     addWorker: () => {
       const w = start('worker');
       workers.push(w);

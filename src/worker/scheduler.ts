@@ -16,8 +16,8 @@ const SWEEP_MS = 60_000;
 /**
  * The scheduler role: housekeeping that must run somewhere exactly on schedule, not per request.
  * Today it sweeps finished job records past their retention (BullMQ's removeOn* only trims when
- * a worker finishes another job), and reconciles dataset report schedules with BullMQ's job
- * schedulers (see shared/schedules.ts). Safe to run in several replicas: every step is idempotent.
+ * a worker finishes another job), reconciles dataset report schedules with BullMQ's job
+ * schedulers (see shared/schedules.ts), and prunes dataset records past their retention. Safe to run in several replicas: every step is idempotent.
  */
 export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
   const logger = pino({ level: config.LOG_LEVEL, name: 'veil-scheduler' });
@@ -44,8 +44,28 @@ export function startScheduler(config: Config, redisUrl: string): VeilScheduler 
       logger.warn({ err }, 'schedule reconciliation failed; will retry');
     }
   };
-  const reconcileTimer = setInterval(reconcile, config.SCHEDULE_RECONCILE_MS);
+  // Records past retention: their keys expire on their own, but the index entries (and record
+  // ids) would stay until a report happened to read that part of the index. Pruned here on the
+  // reconcile cadence; idempotent, so every replica may run it without a lock.
+  let pruning = false;
+  const prune = async () => {
+    if (pruning) return; // a slow pass is not overlapped by the next tick
+    pruning = true;
+    try {
+      const pruned = await datasets.pruneAll();
+      if (pruned) logger.info({ pruned }, 'pruned expired dataset records');
+    } catch (err) {
+      logger.warn({ err }, 'dataset prune failed; will retry');
+    } finally {
+      pruning = false;
+    }
+  };
+  const reconcileTimer = setInterval(() => {
+    void reconcile();
+    void prune();
+  }, config.SCHEDULE_RECONCILE_MS);
   void reconcile();
+  void prune();
   logger.info('scheduler started');
   let closing: Promise<void> | undefined;
   return {

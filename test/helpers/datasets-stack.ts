@@ -16,6 +16,8 @@ export interface DatasetsStack extends LocalStack {
   env: Record<string, string>;
   queue: Queue;
   redis: Redis;
+  /** Processes started by spawnRole. */
+  extra: ChildProcess[];
   /** Start one more `veil <role>` process with the stack's environment. */
   spawnRole(role: 'scheduler' | 'worker'): ChildProcess;
 }
@@ -39,14 +41,27 @@ export async function datasetsStack(): Promise<DatasetsStack> {
     env,
     queue,
     redis,
+    extra,
     spawnRole,
     async close() {
       await queue.close();
       redis.disconnect();
-      for (const c of extra) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const c of extra) if (alive(c)) c.kill('SIGKILL');
       await close();
     },
   });
+}
+
+export const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
+/** SIGTERM a role and wait for it to drain and exit (SIGKILL after graceMs). */
+export async function stopRole(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (!alive(child)) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 export const relErr = (got: number, want: number) => Math.abs(got - want) / Math.max(Math.abs(want), 1e-12);

@@ -25,6 +25,8 @@ export async function testStack(opts: StackOptions = {}): Promise<TestStack> {
   const prefix = `veiltest-${randomUUID().slice(0, 8)}`;
   const stack = await startLocalStack({
     workers: 2,
+    // VEIL_TEST_LOGS=1 shows the roles' logs when a test needs debugging.
+    logs: process.env.VEIL_TEST_LOGS === '1' ? 'inherit' : 'ignore',
     ...opts,
     env: { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', ...opts.env },
   });

@@ -156,25 +156,30 @@ export function datasetRoutes(deps: ApiDeps): Router {
       }
       r.ciphertexts.forEach((ct, j) => loadCiphertext(deps.seal, ec, ct, `${where}.ciphertexts.${j}`).delete());
     });
-    // A retried append (same Idempotency-Key) stores nothing twice.
+    if (meta.kind === 'genotypes') {
+      const seen = new Set<string>();
+      for (const id of body.records.flatMap((r) => r.ids ?? [])) {
+        if (seen.has(id)) throw new InvalidInputError('invalid_ids', `record id '${id}' appears twice in this append`);
+        seen.add(id);
+      }
+    }
     const idemKey = req.get('idempotency-key');
     if (idemKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idemKey)) throw new InvalidInputError('invalid_idempotency_key', 'Idempotency-Key must be 1-200 printable ASCII characters');
-    const records = body.records.reduce((n, r) => n + r.count, 0);
-    const idem = `append:${meta.dataset}:${idemKey}`;
-    if (idemKey) {
-      const token = randomUUID();
-      if ((await deps.store.claimIdempotencyKey(tenant, idem, token)) !== token) return res.status(200).json({ dataset: meta.dataset, records, duplicate: true });
-    }
-    try {
-      for (const r of body.records) {
-        await ds.appendGroup(tenant, meta, { at: r.at ?? now, count: r.count, ciphertexts: r.ciphertexts.length, ...(r.ids ? { ids: r.ids, scaleBits: r.scaleBits ?? 0, valueBits: r.valueBits ?? 0 } : {}) }, r.ciphertexts, now);
-      }
-    } catch (err) {
-      if (idemKey) await deps.store.releaseIdempotencyKey(tenant, idem);
-      throw err;
-    }
+    // All groups or none, and a retry (same Idempotency-Key) stores each group once: see
+    // DatasetStore.appendGroups. Nothing is claimed before the write, so a request that dies
+    // half-way does not make its retry answer "duplicate" for records that were never stored.
+    const out = await ds.appendGroups(
+      tenant,
+      meta,
+      body.records.map((r) => ({
+        group: { at: r.at ?? now, count: r.count, ciphertexts: r.ciphertexts.length, ...(r.ids ? { ids: r.ids, scaleBits: r.scaleBits ?? 0, valueBits: r.valueBits ?? 0 } : {}) },
+        ciphertexts: r.ciphertexts,
+      })),
+      { ...(idemKey ? { idempotencyKey: idemKey } : {}), nowMs: now },
+    );
+    if (out.duplicate) return res.status(200).json({ dataset: meta.dataset, records: out.records, groups: out.groups, duplicate: true });
     deps.metrics.bytesReceived.inc(body.records.reduce((n, r) => n + r.ciphertexts.reduce((m, c) => m + c.length, 0), 0));
-    res.status(201).json({ dataset: meta.dataset, records, groups: body.records.length });
+    res.status(201).json({ dataset: meta.dataset, records: out.records, groups: out.groups });
   });
 
   router.post('/:name/reports', json, async (req, res) => {

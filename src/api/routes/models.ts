@@ -1,8 +1,10 @@
+import { Transform } from 'node:stream';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { InvalidInputError, VeilError } from '../../shared/errors.js';
 import type { ModelDefinition } from '../../shared/model.js';
 import { checkModelId, getModelMeta, getModelVariants, listModels, saveModel } from '../../shared/models.js';
+import { parsePgsScoringFile } from '../../shared/pgs.js';
 import { parseWire } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -46,8 +48,13 @@ export function modelRoutes(deps: ApiDeps): Router {
         link: m.link,
       };
       modelId = checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
+    } else if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
+      // Streamed line by line from the socket: a million-variant file is never one string.
+      const parsed = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model');
+      def = parsed.model;
+      modelId = checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
     } else {
-      throw new VeilError('unsupported_media_type', 'send a JSON model as application/json', 415);
+      throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
     }
     const meta = await saveModel(deps.store, tenant, modelId, def);
     res.status(201).location(`/v1/models/${modelId}`).json(publicMeta(meta));
@@ -69,6 +76,18 @@ export function modelRoutes(deps: ApiDeps): Router {
 function publicMeta(meta: Awaited<ReturnType<typeof getModelMeta>>) {
   const { digest: _digest, ...rest } = meta;
   return rest;
+}
+
+/** A pass-through that fails with our 413 once more than `limit` bytes went through. */
+function byteLimit(limit: number): Transform {
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > limit) done(Object.assign(new Error('too large'), { type: 'entity.too.large', limit }));
+      else done(null, chunk);
+    },
+  });
 }
 
 /** The JSON body, read here so a bad one gets our code and a too-large one our 413. */

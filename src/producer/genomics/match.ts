@@ -1,0 +1,364 @@
+/**
+ * Genotypes → effect-allele dosages in model order, matched the way PLINK 2 `--score` matches
+ * (see data/pgs/README.md §3 and verify_prs.py):
+ * - a model variant with chr, pos and both alleles matches a record at that chr:pos whose
+ *   unordered {REF, ALT} equals {effect, other}; one without them matches by rsID, and then only
+ *   the effect allele must be REF or ALT;
+ * - no strand flipping; multi-allelic records are not used (split them: bcftools norm -m-);
+ * - missing calls are mean-imputed (dosage 2p, p = effect-allele frequency among the file's
+ *   samples with a call), or 0 with `noMeanImputation`.
+ * Where PLINK 2 stops with an error (a variant matched by two records, or listed twice in the
+ * model) we skip the variant and count the reason instead.
+ */
+import { VeilError } from '../../shared/errors.js';
+import type { ModelVariant } from '../../shared/model.js';
+import type { TextInput } from '../../shared/lines.js';
+import { modelGenomeBuild } from '../../shared/pgs.js';
+import { TwentyThreeReader } from './twentythree.js';
+import { VcfReader, type VcfOptions } from './vcf.js';
+
+/** A ModelDefinition, or just its variants (metadata tells a 23andMe match the model's build). */
+export interface ModelVariants {
+  variants: readonly ModelVariant[];
+  metadata?: Record<string, string>;
+}
+
+export interface MatchFilters {
+  /** Use chr1-22 only. With excludeAmbiguous this is pgsc_calc's default variant set. */
+  autosomesOnly?: boolean;
+  /** Skip strand-ambiguous SNPs ({A,T} or {C,G}). */
+  excludeAmbiguous?: boolean;
+}
+
+export interface Progress {
+  /** Input (compressed) bytes read so far. */
+  bytes: number;
+  /** Records (VCF) or rows (23andMe) read so far. */
+  records: number;
+}
+
+export interface VcfMatchOptions extends MatchFilters, Pick<VcfOptions, 'dosageField' | 'haploidCopies'> {
+  /** Sample names to return, in this order; default all, in file order. */
+  samples?: string[];
+  noMeanImputation?: boolean;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface TwentyThreeMatchOptions extends MatchFilters, Pick<VcfOptions, 'haploidCopies'> {
+  /** Name reported in `samples` (default `sample`). */
+  sampleName?: string;
+  onProgress?: (p: Progress) => void;
+}
+
+/** Why a model variant was not used. */
+export type SkipReason =
+  | 'not_found' // no record at its chr:pos or with its rsID
+  | 'allele_mismatch' // found, but with other alleles (no strand flipping)
+  | 'multiallelic' // only multi-allelic records there
+  | 'duplicate_record' // matched by two records that disagree (PLINK 2 errors)
+  | 'duplicate_in_model' // the model lists the same variant and effect allele twice (PLINK 2 errors)
+  | 'no_match_key' // neither an rsID nor chr:pos with both alleles
+  | 'excluded_chromosome' // autosomesOnly
+  | 'strand_ambiguous' // excludeAmbiguous
+  | 'no_call' // 23andMe `--`
+  | 'build_mismatch'; // 23andMe: matchable only by position, and the builds differ
+
+/** A model variant's status is its reason's index here, or USED. */
+const REASONS: readonly SkipReason[] = [
+  'not_found',
+  'allele_mismatch',
+  'multiallelic',
+  'duplicate_record',
+  'duplicate_in_model',
+  'no_match_key',
+  'excluded_chromosome',
+  'strand_ambiguous',
+  'no_call',
+  'build_mismatch',
+];
+const NOT_FOUND = 0;
+const ALLELE_MISMATCH = 1;
+const MULTIALLELIC = 2;
+const DUPLICATE_RECORD = 3;
+const DUPLICATE_IN_MODEL = 4;
+const NO_MATCH_KEY = 5;
+const EXCLUDED_CHROMOSOME = 6;
+const STRAND_AMBIGUOUS = 7;
+const NO_CALL = 8;
+const BUILD_MISMATCH = 9;
+const USED = 255;
+
+export interface GenotypeMatch {
+  samples: string[];
+  variantsUsed: number;
+  /** Model variants not used (= model size − variantsUsed), broken down in `reasons`. */
+  variantsMissing: number;
+  reasons: Partial<Record<SkipReason, number>>;
+  records: number;
+  /** Effect-allele dosages of samples[s] in model order, 0 for unused variants. */
+  dosages(s: number): Float64Array;
+}
+
+/** One pass over a VCF: a dosage row (one value per chosen sample) per used model variant. */
+export async function matchVcf(model: ModelVariants, input: TextInput, opts: VcfMatchOptions = {}): Promise<GenotypeMatch> {
+  const index = new VariantIndex(model.variants, 'vcf');
+  let records = 0;
+  const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ bytes, records }));
+  const reader = await VcfReader.open(input, { dosageField: opts.dosageField, haploidCopies: opts.haploidCopies, onBytes });
+  try {
+    const chosen = chooseSamples(reader.samples, opts.samples);
+    const n = reader.samples.length;
+    const [alt, ploidy, effect] = [new Float64Array(n), new Uint8Array(n), new Float64Array(n)];
+    const rows = new DosageRows(model.variants.length, chosen.length);
+    for await (const rec of reader.records()) {
+      records++;
+      const locus = index.byLocus.get(`${rec.chrom}:${rec.pos}`) ?? -1;
+      const rsids = rec.id === '.' ? [] : rec.id.split(';').map((id) => index.byRsid.get(id) ?? -1).filter((i) => i >= 0);
+      if (locus < 0 && rsids.length === 0) continue;
+      const biallelic = !rec.alt.includes(',');
+      let parsed = false;
+      const consider = (i: number, allelesMatch: boolean) => {
+        const v = model.variants[i]!;
+        if (index.status[i] === DUPLICATE_IN_MODEL || index.status[i] === DUPLICATE_RECORD) return;
+        if (!biallelic || !allelesMatch) return index.observe(i, biallelic ? ALLELE_MISMATCH : MULTIALLELIC);
+        if (index.status[i] === USED) return index.duplicate(i, rows);
+        const excluded = exclusion(opts, rec.chrom, rec.ref, rec.alt);
+        if (excluded) return void (index.status[i] = excluded);
+        if (!parsed) {
+          rec.calls(alt, ploidy);
+          parsed = true;
+        }
+        const effectIsAlt = v.effectAllele === rec.alt;
+        let sum = 0;
+        let called = 0;
+        for (let j = 0; j < n; j++) {
+          if (ploidy[j] === 0) {
+            effect[j] = NaN;
+            continue;
+          }
+          effect[j] = effectIsAlt ? alt[j]! : ploidy[j]! - alt[j]!;
+          sum += effect[j]!;
+          called++;
+        }
+        // PLINK's mean imputation: 2p = sum / (2 × called) × 2.
+        const fill = opts.noMeanImputation || called === 0 ? 0 : sum / called;
+        const row = rows.add(i);
+        for (let k = 0; k < chosen.length; k++) {
+          const d = effect[chosen[k]!]!;
+          rows.data[row * chosen.length + k] = Number.isNaN(d) ? fill : d;
+        }
+        index.status[i] = USED;
+      };
+      for (let i = locus; i >= 0; i = index.nextAtLocus[i]!) {
+        const v = model.variants[i]!;
+        consider(i, (rec.ref === v.effectAllele && rec.alt === v.otherAllele) || (rec.alt === v.effectAllele && rec.ref === v.otherAllele));
+      }
+      for (const head of rsids) {
+        for (let i = head; i >= 0; i = index.nextWithRsid[i]!) {
+          const e = model.variants[i]!.effectAllele;
+          consider(i, e === rec.ref || e === rec.alt);
+        }
+      }
+    }
+    return result(index, rows, chosen.map((j) => reader.samples[j]!), records);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** One 23andMe file: rsID matches first, then chr:pos when the model's build is the file's. */
+export async function match23andMe(model: ModelVariants, input: TextInput, opts: TwentyThreeMatchOptions = {}): Promise<GenotypeMatch> {
+  let records = 0;
+  const onBytes = opts.onProgress && ((bytes: number) => opts.onProgress!({ bytes, records }));
+  const reader = await TwentyThreeReader.open(input, { onBytes });
+  try {
+    const modelBuild = modelGenomeBuild(model.metadata ?? {});
+    const positions = modelBuild === undefined || modelBuild === (reader.build ?? '37');
+    const index = new VariantIndex(model.variants, positions ? '23andme' : '23andme-rsid-only');
+    const rows = new DosageRows(model.variants.length, 1);
+    const byRsid = new Uint8Array(model.variants.length); // 1 when an rsID row decided the variant
+    const copies = opts.haploidCopies ?? 2;
+    for await (const row of reader.rows()) {
+      records++;
+      const consider = (i: number, viaRsid: boolean) => {
+        const s = index.status[i]!;
+        if (s === DUPLICATE_IN_MODEL || s === DUPLICATE_RECORD) return;
+        const previous = s === NOT_FOUND ? 'none' : byRsid[i] ? 'rsid' : 'position';
+        if (previous === 'rsid' && !viaRsid) return;
+        const v = model.variants[i]!;
+        const dose = row.genotype === '' ? -NO_CALL : effectCopies(row.genotype, v, copies);
+        const outcome = exclusion(opts, row.chrom, v.effectAllele, v.otherAllele) || (dose < 0 ? -dose : USED);
+        if (previous === (viaRsid ? 'rsid' : 'position')) {
+          // A second row of the same kind (e.g. an rs and an i ID at one position): fine if it agrees.
+          const agrees = outcome === s && (outcome !== USED || rows.data[rows.rowOf[i]!] === dose);
+          if (!agrees) index.duplicate(i, rows);
+          return;
+        }
+        // First match, or an rsID row replacing a position match.
+        rows.release(i);
+        index.status[i] = outcome;
+        if (viaRsid) byRsid[i] = 1;
+        if (outcome === USED) rows.data[rows.add(i)] = dose;
+      };
+      for (let i = index.byRsid.get(row.id) ?? -1; i >= 0; i = index.nextWithRsid[i]!) consider(i, true);
+      for (let i = index.byLocus.get(`${row.chrom}:${row.pos}`) ?? -1; i >= 0; i = index.nextAtLocus[i]!) consider(i, false);
+    }
+    return result(index, rows, [opts.sampleName ?? 'sample'], records);
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * Copies of the effect allele in a 23andMe genotype, or −(status) when its letters are not all
+ * within {effect, other}. D/I stand for the shorter/longer allele of an indel. A single letter is
+ * a haploid call, counted `copies` times (PLINK stores haploid calls as homozygous). Without an
+ * other allele only the effect allele can be checked: other letters count as non-effect.
+ */
+function effectCopies(genotype: string, v: ModelVariant, copies: number): number {
+  const { effectAllele: e, otherAllele: o } = v;
+  let count = 0;
+  for (const letter of genotype) {
+    let allele: string | undefined = letter;
+    if (letter === 'D' || letter === 'I') {
+      const indel = o !== undefined && o.length !== e.length;
+      const [short, long] = o !== undefined && o.length < e.length ? [o, e] : [e, o];
+      allele = indel ? (letter === 'D' ? short : long) : undefined;
+    }
+    if (allele === e) count++;
+    else if (allele === undefined || (o !== undefined && allele !== o)) return -ALLELE_MISMATCH;
+  }
+  return genotype.length === 1 ? count * copies : count;
+}
+
+/** The filter status a match on `chrom` with alleles {a, b} gets, or 0; b unknown is never ambiguous. */
+function exclusion(f: MatchFilters, chrom: string, a: string, b: string | undefined): number {
+  if (f.autosomesOnly && !/^([1-9]|1\d|2[0-2])$/.test(chrom)) return EXCLUDED_CHROMOSOME;
+  if (f.excludeAmbiguous && b !== undefined) {
+    const pair = a < b ? a + b : b + a;
+    if (pair === 'AT' || pair === 'CG') return STRAND_AMBIGUOUS;
+  }
+  return 0;
+}
+
+function chooseSamples(all: readonly string[], wanted: string[] | undefined): number[] {
+  if (!wanted) return all.map((_, j) => j);
+  return wanted.map((name) => {
+    const j = all.indexOf(name);
+    if (j < 0) throw new VeilError('sample_not_found', `sample '${name}' is not in the VCF (its ${all.length} samples start ${all.slice(0, 5).join(', ')})`);
+    if (all.indexOf(name, j + 1) >= 0) throw new VeilError('invalid_vcf', `sample '${name}' appears twice in the VCF header`);
+    return j;
+  });
+}
+
+/**
+ * Model variants chained by chr:pos and by rsID (head in a Map, rest in an Int32Array: far
+ * smaller than a Map of arrays for a million variants), plus a status per variant.
+ * 'vcf': chr:pos for variants with both alleles, rsID for the rest (PLINK's ID rule).
+ * '23andme': rsID for every variant that has one, chr:pos too. '-rsid-only': positions unusable.
+ */
+class VariantIndex {
+  readonly byLocus = new Map<string, number>();
+  readonly byRsid = new Map<string, number>();
+  readonly nextAtLocus: Int32Array;
+  readonly nextWithRsid: Int32Array;
+  readonly status: Uint8Array;
+
+  constructor(variants: readonly ModelVariant[], mode: 'vcf' | '23andme' | '23andme-rsid-only') {
+    this.nextAtLocus = new Int32Array(variants.length).fill(-1);
+    this.nextWithRsid = new Int32Array(variants.length).fill(-1);
+    this.status = new Uint8Array(variants.length).fill(NOT_FOUND);
+    // Insert back to front so that chains list variants in model order.
+    for (let i = variants.length - 1; i >= 0; i--) {
+      const v = variants[i]!;
+      const positional = v.chr !== undefined && v.pos !== undefined && v.otherAllele !== undefined;
+      const usePosition = positional && mode !== '23andme-rsid-only';
+      const useRsid = v.rsid !== undefined && (mode !== 'vcf' || !positional);
+      if (usePosition) this.link(this.byLocus, this.nextAtLocus, `${v.chr}:${v.pos}`, i, variants);
+      if (useRsid) this.link(this.byRsid, this.nextWithRsid, v.rsid!, i, variants);
+      if (!usePosition && !useRsid) this.status[i] = positional ? BUILD_MISMATCH : NO_MATCH_KEY;
+    }
+  }
+
+  private link(heads: Map<string, number>, next: Int32Array, key: string, i: number, variants: readonly ModelVariant[]): void {
+    const v = variants[i]!;
+    for (let j = heads.get(key) ?? -1; j >= 0; j = next[j]!) {
+      const w = variants[j]!;
+      if (w.effectAllele === v.effectAllele && w.otherAllele === v.otherAllele) this.status[i] = this.status[j] = DUPLICATE_IN_MODEL;
+    }
+    next[i] = heads.get(key) ?? -1;
+    heads.set(key, i);
+  }
+
+  /** A record with other alleles at the variant's locus: say so unless something better is known. */
+  observe(i: number, status: number): void {
+    if (this.status[i] === NOT_FOUND) this.status[i] = status;
+  }
+
+  duplicate(i: number, rows: DosageRows): void {
+    this.status[i] = DUPLICATE_RECORD;
+    rows.release(i);
+  }
+}
+
+/** Dosage rows of used variants (row-major: one value per chosen sample), grown by doubling. */
+class DosageRows {
+  data: Float64Array;
+  readonly rowOf: Int32Array;
+  private count = 0;
+
+  constructor(
+    modelSize: number,
+    private readonly width: number,
+  ) {
+    this.rowOf = new Int32Array(modelSize).fill(-1);
+    this.data = new Float64Array(Math.max(1, width) * 64);
+  }
+
+  /** A new row for model variant i; returns its index. */
+  add(i: number): number {
+    if ((this.count + 1) * this.width > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.rowOf[i] = this.count;
+    return this.count++;
+  }
+
+  release(i: number): void {
+    this.rowOf[i] = -1;
+  }
+
+  sampleVector(s: number): Float64Array {
+    const out = new Float64Array(this.rowOf.length);
+    for (let i = 0; i < out.length; i++) {
+      const r = this.rowOf[i]!;
+      if (r >= 0) out[i] = this.data[r * this.width + s]!;
+    }
+    return out;
+  }
+}
+
+function result(index: VariantIndex, rows: DosageRows, samples: string[], records: number): GenotypeMatch {
+  const reasons: GenotypeMatch['reasons'] = {};
+  let variantsUsed = 0;
+  for (const s of index.status) {
+    if (s === USED) variantsUsed++;
+    else {
+      const reason = REASONS[s]!;
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
+  }
+  return {
+    samples,
+    variantsUsed,
+    variantsMissing: index.status.length - variantsUsed,
+    reasons,
+    records,
+    dosages: (s) => {
+      if (!Number.isInteger(s) || s < 0 || s >= samples.length) throw new RangeError(`sample index ${s} is not in 0..${samples.length - 1}`);
+      return rows.sampleVector(s);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { vectorLayout } from '../../shared/layout.js';
+import type { VeilClient } from '../client.js';
+import type { Owner } from '../crypto.js';
+import { submitGrs, waitAndFinish, type GrsOutcome } from '../sdk.js';
+import type { GenotypeMatch } from './match.js';
+
+/** Ciphertexts per job when scoring many samples: ~27 MB requests, progress between them. */
+const CIPHERTEXTS_PER_JOB = 128;
+
+export interface SampleScore extends GrsOutcome {
+  sample: string;
+  variantsUsed: number;
+  variantsMissing: number;
+}
+
+/**
+ * Score every sample of a genotype match: samples are packed several per ciphertext (as many as
+ * the model's length allows), submitted in jobs of ≤ 128 ciphertexts, and decrypted here.
+ */
+export async function scoreSamples(
+  client: VeilClient,
+  owner: Owner,
+  modelId: string,
+  match: GenotypeMatch,
+  onProgress?: (samplesDone: number, total: number) => void,
+): Promise<SampleScore[]> {
+  const total = match.samples.length;
+  const one = vectorLayout(owner.preset, (await client.getModelInfo(modelId)).variants, 1);
+  const batch = Math.max(1, Math.floor(CIPHERTEXTS_PER_JOB / one.chunks) * one.samplesPerCiphertext);
+  const jobs: { from: number; jobId: string }[] = [];
+  for (let from = 0; from < total; from += batch) {
+    const dosages = match.samples.slice(from, from + batch).map((_, k) => match.dosages(from + k));
+    jobs.push({ from, jobId: await submitGrs(client, owner, modelId, dosages) });
+  }
+  const out: SampleScore[] = [];
+  for (const { from, jobId } of jobs) {
+    const scores = (await waitAndFinish(client, owner, jobId)) as GrsOutcome[];
+    scores.forEach((s, k) => out.push({ sample: match.samples[from + k] as string, ...s, variantsUsed: match.variantsUsed, variantsMissing: match.variantsMissing }));
+    onProgress?.(out.length, total);
+  }
+  return out;
+}

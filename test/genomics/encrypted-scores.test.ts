@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { matchVcf } from '../../src/producer/genomics/match.js';
+import { scoreSamples } from '../../src/producer/genomics/score.js';
+import { parsePgsScoringFile } from '../../src/shared/pgs.js';
+import { useStackWithOwner } from '../helpers/stack.js';
+import { dataPath, hasData, readTable, warnIfNoData } from './data.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const exec = promisify(execFile);
+warnIfNoData('encrypted PGS scores');
+
+/**
+ * The real PGS data through the whole encrypted pipeline: PGS Catalog files uploaded as models,
+ * VCFs matched on the owner's side, every sample encrypted (several per ciphertext), scored by a
+ * worker process, decrypted — and compared with PLINK 2's sums.
+ */
+describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
+  const f = useStackWithOwner({ workers: 2 });
+  const expected = (file: string, col: string) => new Map(readTable(file).map((r) => [r.sample_id!, Number(r[col])]));
+
+  beforeAll(async () => {
+    expect(await f.client.addModelFile(await readFile(dataPath('PGS000586_hmPOS_GRCh38.txt.gz')))).toMatchObject({ modelId: 'PGS000586', variants: 1023 });
+    expect(await f.client.addModelFile(await readFile(dataPath('PGS001229_22.txt')))).toMatchObject({ modelId: 'PGS001229', variants: 835 });
+  });
+
+  async function scoreAll(modelId: string, vcf: string, noMeanImputation = false) {
+    const model = await f.client.getModel(modelId);
+    const match = await matchVcf({ variants: model.variantList, metadata: model.metadata }, createReadStream(dataPath(vcf)), { noMeanImputation });
+    return { match, scores: await scoreSamples(f.client, f.owner, modelId, match) };
+  }
+
+  it('PGS000586 on all 3,202 1000 Genomes samples equals PLINK 2 score_sum (±1e-4)', async () => {
+    const { match, scores } = await scoreAll('PGS000586', 'PGS000586_GRCh38.vcf.gz');
+    expect(match.variantsUsed).toBe(985);
+    const want = expected('expected_scores.tsv', 'score_sum');
+    expect(scores).toHaveLength(want.size);
+    for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), s.sample).toBeLessThan(1e-4);
+  });
+
+  it('PGS001229_22 on CINECA equals score_sum and score_sum_no_mean_imputation', async () => {
+    for (const [noMean, col] of [[false, 'score_sum'], [true, 'score_sum_no_mean_imputation']] as const) {
+      const { scores } = await scoreAll('PGS001229', 'cineca_synthetic_subset.vcf.gz', noMean);
+      const want = expected('expected_scores_PGS001229_22_cineca.tsv', col);
+      expect(scores).toHaveLength(want.size);
+      for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), `${col} ${s.sample}`).toBeLessThan(1e-4);
+    }
+  });
+
+  it('veil models add + veil grs --vcf/--23andme: a PGS download to an encrypted score in two commands', async () => {
+    const veil = async (...args: string[]) => JSON.parse((await exec(process.execPath, ['bin/veil.js', '--server', f.stack.apiUrl, '--json', ...args], { cwd: ROOT })).stdout.trim().split('\n').pop()!);
+    expect(await veil('models', 'add', dataPath('PGS001229_22.txt'), '--id', 'height')).toMatchObject({ modelId: 'height', variants: 835 });
+    const one = await veil('grs', '--model', 'height', '--keys', f.keyDir, '--vcf', dataPath('cineca_synthetic_subset.vcf.gz'), '--sample', 'HG00097_HG00097');
+    expect(one).toMatchObject({ modelId: 'height', variantsUsed: 829, variantsMissing: 6 });
+    expect(Math.abs(one.score - expected('expected_scores_PGS001229_22_cineca.tsv', 'score_sum').get('HG00097_HG00097')!)).toBeLessThan(1e-4);
+
+    // A 23andMe file for three of the model's rsIDs (GRCh37, like the model).
+    const model = await f.client.getModel('height');
+    const [a, b, c] = model.variantList;
+    const dir = await mkdtemp(join(tmpdir(), 'veil-23andme-'));
+    const file = join(dir, 'genome.txt');
+    await writeFile(file, `# rsid\tchromosome\tposition\tgenotype\n${a!.rsid}\t22\t${a!.pos}\t${a!.effectAllele}${a!.effectAllele}\n${b!.rsid}\t22\t${b!.pos}\t${b!.effectAllele}${b!.otherAllele}\n${c!.rsid}\t22\t${c!.pos}\t--\n`);
+    const raw = await veil('grs', '--model', 'height', '--keys', f.keyDir, '--23andme', file);
+    await rm(dir, { recursive: true, force: true });
+    expect(raw).toMatchObject({ variantsUsed: 2, variantsMissing: 833 });
+    const { model: local } = await parsePgsScoringFile(createReadStream(dataPath('PGS001229_22.txt')));
+    expect(Math.abs(raw.score - (2 * local.weights[0]! + local.weights[1]!))).toBeLessThan(1e-9);
+  });
+});
