@@ -18,6 +18,8 @@ interface GrsOptions {
   '23andme'?: string;
   meanImputation: boolean;
   ds?: boolean;
+  autosomesOnly?: boolean;
+  excludeAmbiguous?: boolean;
   wait: boolean;
 }
 
@@ -39,8 +41,10 @@ async function matchFile(ctx: CliContext, o: GrsOptions): Promise<GenotypeMatch>
   const onProgress = ({ bytes }: { bytes: number }) => bar?.update(bytes);
   try {
     const modelVariants = { variants: model.variantList, metadata: model.metadata };
-    if (o['23andme']) return await match23andMe(modelVariants, createReadStream(file), { onProgress });
+    const filters = { autosomesOnly: o.autosomesOnly, excludeAmbiguous: o.excludeAmbiguous };
+    if (o['23andme']) return await match23andMe(modelVariants, createReadStream(file), { ...filters, onProgress });
     return await matchVcf(modelVariants, createReadStream(file), {
+      ...filters,
       samples: o.sample ? [o.sample] : undefined,
       noMeanImputation: !o.meanImputation,
       dosageField: o.ds ? 'DS' : undefined,
@@ -64,6 +68,8 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
     .option('--23andme <file>', '23andMe raw data (GRCh37)')
     .option('--no-mean-imputation', 'missing calls count 0 (default: 2 × the effect-allele frequency, as PLINK 2)')
     .option('--ds', 'use the VCF DS (dosage) field instead of GT, like plink2 --vcf dosage=DS')
+    .option('--autosomes-only', 'use chr1-22 only')
+    .option('--exclude-ambiguous', 'skip strand-ambiguous A/T and C/G SNPs (with --autosomes-only: the PGS Catalog Calculator\'s variant set)')
     .option('--no-wait', 'submit only; print the job id')
     .action(async (o: GrsOptions) => {
       const sources = [o.genotype, o.vcf, o['23andme']].filter(Boolean).length;

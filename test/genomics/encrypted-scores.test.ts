@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { matchVcf } from '../../src/producer/genomics/match.js';
+import { matchVcf, type VcfMatchOptions } from '../../src/producer/genomics/match.js';
 import { scoreSamples } from '../../src/producer/genomics/score.js';
 import { parsePgsScoringFile } from '../../src/shared/pgs.js';
 import { useStackWithOwner } from '../helpers/stack.js';
@@ -30,9 +30,9 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
     expect(await f.client.addModelFile(await readFile(dataPath('PGS001229_22.txt')))).toMatchObject({ modelId: 'PGS001229', variants: 835 });
   });
 
-  async function scoreAll(modelId: string, vcf: string, noMeanImputation = false) {
+  async function scoreAll(modelId: string, vcf: string, opts: VcfMatchOptions = {}) {
     const model = await f.client.getModel(modelId);
-    const match = await matchVcf({ variants: model.variantList, metadata: model.metadata }, createReadStream(dataPath(vcf)), { noMeanImputation });
+    const match = await matchVcf({ variants: model.variantList, metadata: model.metadata }, createReadStream(dataPath(vcf)), opts);
     return { match, scores: await scoreSamples(f.client, f.owner, modelId, match) };
   }
 
@@ -44,9 +44,17 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
     for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), s.sample).toBeLessThan(1e-4);
   });
 
+  it("reproduces the PGS Catalog Calculator's own sums on its variant set (chr1-22, no A/T or C/G SNPs)", async () => {
+    const { match, scores } = await scoreAll('PGS000586', 'PGS000586_GRCh38.vcf.gz', { autosomesOnly: true, excludeAmbiguous: true });
+    expect(match.variantsUsed).toBe(809);
+    const want = new Map(readTable('pgsc_calc_v2_scores_PGS000586.txt.gz', ',').map((r) => [r.FID!, Number(r.SUM)]));
+    expect(scores).toHaveLength(want.size);
+    for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), s.sample).toBeLessThan(1e-4);
+  });
+
   it('PGS001229_22 on CINECA equals score_sum and score_sum_no_mean_imputation', async () => {
     for (const [noMean, col] of [[false, 'score_sum'], [true, 'score_sum_no_mean_imputation']] as const) {
-      const { scores } = await scoreAll('PGS001229', 'cineca_synthetic_subset.vcf.gz', noMean);
+      const { scores } = await scoreAll('PGS001229', 'cineca_synthetic_subset.vcf.gz', { noMeanImputation: noMean });
       const want = expected('expected_scores_PGS001229_22_cineca.tsv', col);
       expect(scores).toHaveLength(want.size);
       for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), `${col} ${s.sample}`).toBeLessThan(1e-4);
