@@ -37,11 +37,18 @@ describe('docker-compose.yml entry points', () => {
     const dir = await mkdtemp(join(tmpdir(), 'veil-compose-redis-'));
     const port = await freePort();
     const r = spawn(bin!, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], { stdio: 'ignore' });
-    await new Promise((res) => setTimeout(res, 500));
-    const ping = spawnSync('redis-cli', ['-p', String(port), 'config', 'get', 'maxmemory-policy'], { encoding: 'utf8' });
-    r.kill('SIGTERM');
+    let policy = '';
+    for (let i = 0; i < 50 && !policy.includes('noeviction'); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      policy = spawnSync('redis-cli', ['-p', String(port), 'config', 'get', 'maxmemory-policy'], { encoding: 'utf8' }).stdout;
+    }
+    // Wait for the exit: redis writes its AOF directory until then.
+    await new Promise((res) => {
+      r.once('exit', res);
+      r.kill('SIGTERM');
+    });
     await rm(dir, { recursive: true, force: true });
-    expect(ping.stdout).toContain('noeviction');
+    expect(policy).toContain('noeviction');
   });
 
   it('api, worker and scheduler: the compose commands serve a job end to end and stop cleanly on SIGTERM', async () => {
