@@ -26,7 +26,10 @@ describe('Redis Cluster and Sentinel', () => {
   };
 
   afterAll(async () => {
-    for (const p of processes) p.kill('SIGKILL');
+    await Promise.all(processes.map((p) => (p.exitCode !== null ? undefined : new Promise((res) => {
+      p.once('exit', res);
+      p.kill('SIGKILL');
+    }))));
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
