@@ -3,17 +3,13 @@ import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { REPORT_OPS } from '../shared/datasets.js';
 import { VeilError } from '../shared/errors.js';
-import type { JobStatusBody, VeilClient } from './client.js';
+import type { JobStatusBody } from './client.js';
+import type { CliContext } from './cli-context.js';
 import type { Owner } from './crypto.js';
 import { appendGenotypes, appendReadings, createDataset, finishReport, type GenotypeRecord, type ReadingsBatch, type ReportOutcome } from './datasets.js';
 import { loadOwner } from './sdk.js';
 
 /** What the main CLI lends the dataset commands: its client and its output convention. */
-export interface CliContext {
-  client: () => VeilClient;
-  output: (obj: Record<string, unknown>, human?: string) => void;
-  json: () => boolean;
-}
 
 function numbers(list: string, what: string): number[] {
   const values = list.split(',').map((s) => s.trim()).filter(Boolean).map(Number);

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { VeilError } from '../shared/errors.js';
-import type { CliContext } from './cli-dataset.js';
+import type { CliContext } from './cli-context.js';
 import { matchVcf, match23andMe, type GenotypeMatch } from './genomics/match.js';
 import { scoreSamples } from './genomics/score.js';
 import { loadOwner, submitGrs, waitAndFinish } from './sdk.js';
