@@ -70,6 +70,14 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
     }
   });
 
+  it('gives every key pair its own context id, and refuses mismatched halves', async () => {
+    const other = await generateKeys(preset);
+    const theirs = loadPublicContext(seal, other.publicContext);
+    expect(theirs.contextId).not.toBe(owner.contextId);
+    theirs.dispose();
+    await expect(Owner.fromBytes(publicContext, other.secretKeyFile)).rejects.toMatchObject({ code: 'key_mismatch' });
+  });
+
   it('refuses a context that carries a secret key', () => {
     const tampered = pack({ ...(unpack(publicContext) as object), secretKey: new Uint8Array(16) });
     expect(() => loadPublicContext(seal, tampered)).toThrow(expect.objectContaining({ code: 'secret_key_present' }));

@@ -60,6 +60,8 @@ describe('bad input', () => {
     expect([smuggled.status, smuggled.json.error?.code]).toEqual([400, 'secret_key_present']);
     const smuggledBfv = await post('/v1/contexts', pack({ ...ctx, galoisKeys: skFile.secretKey }));
     expect([smuggledBfv.status, smuggledBfv.json.error?.code]).toEqual([400, 'secret_key_present']);
+    const asPublicKey = await post('/v1/contexts', pack({ ...ctx, publicKey: skFile.secretKey }));
+    expect([asPublicKey.status, asPublicKey.json.error?.code]).toEqual([400, 'secret_key_present']);
   });
 
   it('refuses parameters that are not a supported 128-bit preset with 422', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { contextIdOf } from '../shared/context.js';
 import { VeilError } from '../shared/errors.js';
 import { jobResultSchema, pack, parseWire, unpack, type JobRequest, type JobResult } from '../shared/wire.js';
 
@@ -31,6 +32,7 @@ export interface ModelInfo {
 export class VeilClient {
   private readonly base: string;
   private readonly models = new Map<string, ModelInfo>();
+  private readonly uploaded = new Set<string>();
   constructor(private readonly opts: ClientOptions) {
     this.base = opts.server.replace(/\/+$/, '');
   }
@@ -60,9 +62,14 @@ export class VeilClient {
     return res;
   }
 
+  /** Upload a public context once per client: it is content-addressed, so its id is known here. */
   async uploadContext(publicContext: Uint8Array): Promise<string> {
+    const id = contextIdOf(publicContext);
+    if (this.uploaded.has(id)) return id;
     const res = await this.request('POST', '/v1/contexts', { type: 'application/msgpack', data: publicContext });
-    return ((await res.json()) as { contextId: string }).contextId;
+    const { contextId } = (await res.json()) as { contextId: string };
+    this.uploaded.add(contextId);
+    return contextId;
   }
 
   /**

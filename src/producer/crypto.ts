@@ -28,7 +28,8 @@ export async function generateKeys(presetId: PresetId = DEFAULT_PRESET): Promise
       const gk = scope.track(kg.createGaloisKeysSerializable(Int32Array.from(preset.galoisSteps)));
       galoisKeys = gk.saveArray(seal.ComprModeType.zstd);
     }
-    const publicContext = pack({ v: WIRE_VERSION, type: 'veil/public-context', preset: presetId, parms, ...(galoisKeys ? { galoisKeys } : {}) });
+    const publicKey = scope.track(kg.createPublicKeySerializable()).saveArray(seal.ComprModeType.zstd);
+    const publicContext = pack({ v: WIRE_VERSION, type: 'veil/public-context', preset: presetId, parms, publicKey, ...(galoisKeys ? { galoisKeys } : {}) });
     const contextId = contextIdOf(publicContext);
     const secretKeyFile = pack({ v: WIRE_VERSION, type: 'veil/secret-key', preset: presetId, contextId, secretKey: sk.saveArray(seal.ComprModeType.zstd) });
     return { contextId, publicContext, secretKeyFile };

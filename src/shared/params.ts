@@ -103,13 +103,19 @@ export function buildParms(seal: Seal, preset: Preset) {
 }
 
 /** The serialized EncryptionParameters of a preset: what a context blob must carry, byte for byte. */
+const parmsBytes = new Map<PresetId, Uint8Array>();
 export function presetParmsBytes(seal: Seal, preset: Preset): Uint8Array {
-  const parms = buildParms(seal, preset);
-  try {
-    return parms.saveArray(seal.ComprModeType.none);
-  } finally {
-    parms.delete();
+  let bytes = parmsBytes.get(preset.id);
+  if (!bytes) {
+    const parms = buildParms(seal, preset);
+    try {
+      bytes = parms.saveArray(seal.ComprModeType.none);
+    } finally {
+      parms.delete();
+    }
+    parmsBytes.set(preset.id, bytes);
   }
+  return bytes;
 }
 
 /** A SEAL context at 128-bit security; throws `insecure_parameters` when SEAL refuses the set. */

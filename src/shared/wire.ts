@@ -28,13 +28,15 @@ export function unpack(bytes: Uint8Array): unknown {
 const bin = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data (msgpack bin)');
 const presetId = z.enum(PRESET_IDS);
 
-/** What leaves the owner: parameters and, for CKKS, Galois keys. Never a secret key. */
+/** What leaves the owner: parameters, the public key and, for CKKS, Galois keys. Never a secret key. */
 export const publicContextSchema = z
   .object({
     v: z.literal(WIRE_VERSION),
     type: z.literal('veil/public-context'),
     preset: presetId,
     parms: bin,
+    /** Lets devices encrypt for the owner without the secret key, and makes the id per key pair. */
+    publicKey: bin,
     galoisKeys: bin.optional(),
   })
   .strict();

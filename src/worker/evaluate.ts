@@ -143,8 +143,9 @@ function finishCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, scope:
   const inGroup = Math.min(layout.samplesPerCiphertext, layout.samples - group * layout.samplesPerCiphertext);
   for (let k = 0; k < inGroup; k++) mask[k * m + m - 1] = bias;
   const ev = ec.evaluator;
-  ev.addPlain(acc, scope.track(makePlaintext(seal, ec.ctx, mask)), acc);
+  // Shrink first: the masking add is then over 2 primes instead of 4.
   for (let primes = 4; primes > preset.resultPrimes; primes--) ev.cipherModSwitchToNext(acc, acc);
+  ev.addPlain(acc, scope.track(makePlaintext(seal, ec.ctx, mask)), acc);
   return acc.saveArray(seal.ComprModeType.zstd);
 }
 

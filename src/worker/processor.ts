@@ -35,8 +35,9 @@ function threadEnv(): Promise<ThreadEnv> {
     return {
       seal: await getSeal(),
       store: new Store(connectRedis(cfg.REDIS_URL, 'veil-worker'), keyPrefix(cfg.VEIL_PREFIX, cfg.REDIS_URL), cfg.RETENTION_SECONDS),
-      // A CKKS context with Galois keys is ~40 MB of WASM memory; BFV contexts are small.
-      contexts: new LruCache<EvalContext>(8, () => 1, (ec) => ec.dispose()),
+      // Entries hold only an owner's keys (the SEAL context is shared per preset): CKKS Galois
+      // keys are ~20 MB of WASM memory each, BFV entries a public key.
+      contexts: new LruCache<EvalContext>(32, () => 1, (ec) => ec.dispose()),
       weights: new LruCache<Float64Array>(512 * 2 ** 20, (w) => w.byteLength),
     };
   })();

@@ -76,7 +76,7 @@ export function jobRoutes(deps: ApiDeps): Router {
     let closed = false;
     req.on('close', () => (closed = true));
     // Long-poll by polling Redis with a growing interval: cheap, and needs no event stream.
-    for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+    for (let delay = 25; ; delay = Math.min(delay * 2, 100)) {
       const state = await job.getState();
       if (state === 'completed') {
         const bytes = await store.getResult(job.id as string);
