@@ -48,6 +48,27 @@ describe('bad input', () => {
     expect(res.json.error?.code).toBe(code);
   });
 
+  it('answers garbage on every /v1 route with a 4xx JSON error and a code', async () => {
+    const routes: [string, string][] = [
+      ['POST', '/v1/contexts'], ['POST', '/v1/jobs'], ['POST', '/v1/models'], ['POST', '/v1/datasets'],
+      ['POST', '/v1/datasets/x/records'], ['POST', '/v1/datasets/x/reports'], ['PUT', '/v1/datasets/x/schedules/nightly'],
+      ['GET', '/v1/jobs/%00'], ['GET', '/v1/jobs/x/result?wait=abc'], ['DELETE', '/v1/datasets/x'],
+    ];
+    const bodies = [
+      { type: MSGPACK, data: Buffer.from([0xc1, 0xde, 0xad]) },
+      { type: 'application/json', data: '{"nope":' },
+      { type: 'application/octet-stream', data: Buffer.from([0, 1, 2, 3]) },
+    ];
+    for (const [method, path] of routes) {
+      for (const body of method === 'GET' || method === 'DELETE' ? [undefined] : bodies) {
+        const res = await call(f.stack.apiUrl, method, path, body);
+        expect(res.status, `${method} ${path} ${body?.type}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${method} ${path} ${body?.type}`).toBeLessThan(500);
+        expect(res.json.error?.code, `${method} ${path} ${body?.type}`).toMatch(/^[a-z_]+$/);
+      }
+    }
+  });
+
   it('refuses a context carrying secret-key material', async () => {
     const ctx = unpack(f.owner.publicContext) as Record<string, unknown>;
     const withSecret = await post('/v1/contexts', pack({ ...ctx, secretKey: new Uint8Array([1, 2, 3]) }));

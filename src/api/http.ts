@@ -28,6 +28,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (err?.type === 'entity.too.large') {
       status = 413;
       body = { code: 'body_too_large', message: `the body exceeds the limit of ${err.limit} bytes; split the job or raise MAX_BODY_MB` };
+    } else if (err?.type === 'entity.parse.failed') {
+      status = 400;
+      body = { code: 'malformed_json', message: 'the body is not valid JSON' };
     } else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       // body-parser and express errors (aborted, bad encoding …): the client's fault.
       status = err.status;
