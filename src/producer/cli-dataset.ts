@@ -4,18 +4,10 @@ import { Option, type Command } from 'commander';
 import { REPORT_OPS } from '../shared/datasets.js';
 import { VeilError } from '../shared/errors.js';
 import type { JobStatusBody } from './client.js';
-import type { CliContext } from './cli-context.js';
+import { parseNumbers, type CliContext } from './cli-context.js';
 import type { Owner } from './crypto.js';
 import { appendGenotypes, appendReadings, createDataset, finishReport, type GenotypeRecord, type ReadingsBatch, type ReportOutcome } from './datasets.js';
-import { loadOwner } from './sdk.js';
-
-/** What the main CLI lends the dataset commands: its client and its output convention. */
-
-function numbers(list: string, what: string): number[] {
-  const values = list.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new VeilError('invalid_input', `${what}: '${list}' is not a comma-separated list of numbers`);
-  return values;
-}
+import { withOwner } from './sdk.js';
 
 function time(s: string | undefined, what: string): number | undefined {
   if (s === undefined) return undefined;
@@ -127,13 +119,10 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--retention-days <d>', 'days a record is kept (server default 400)', (v) => Number(v))
     .option('--value-bits <b>', 'readings: |value| < 2^b (default 12, i.e. < 4096)', (v) => Number(v))
     .action(async (name: string, o: { keys: string; kind: 'readings' | 'genotypes'; variants?: number; model?: string; retentionDays?: number; valueBits?: number }) => {
-      const owner = await loadOwner(o.keys);
-      try {
+      await withOwner(o.keys, async (owner) => {
         const meta = await createDataset(client(), owner, name, { kind: o.kind, variants: o.variants, modelId: o.model, retentionDays: o.retentionDays, valueBits: o.valueBits });
         output({ dataset: meta.dataset, contextId: meta.contextId, kind: meta.kind, retentionDays: meta.retentionDays });
-      } finally {
-        owner.dispose();
-      }
+      });
     });
 
   ds.command('list')
@@ -154,22 +143,19 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--genotype-csv <file>', 'genotype records as rows recordId,dosage,…')
     .option('--idempotency-key <key>', 'a retried append with the same key stores nothing twice')
     .action(async (name: string, o: { keys: string; values?: string; at?: string; csv?: string; genotype?: string; recordId?: string; genotypeCsv?: string; idempotencyKey?: string }) => {
-      const owner = await loadOwner(o.keys);
-      try {
+      await withOwner(o.keys, async (owner) => {
         let out;
         if (o.genotype || o.genotypeCsv) {
-          const records = o.genotypeCsv ? await genotypeCsv(o.genotypeCsv) : [{ id: o.recordId ?? '', dosages: numbers(o.genotype as string, '--genotype') }];
+          const records = o.genotypeCsv ? await genotypeCsv(o.genotypeCsv) : [{ id: o.recordId ?? '', dosages: parseNumbers(o.genotype as string, '--genotype') }];
           if (records.some((r) => !r.id)) throw new VeilError('invalid_input', 'give --record-id with --genotype');
           out = await appendGenotypes(client(), owner, name, records, { at: time(o.at, '--at'), idempotencyKey: o.idempotencyKey });
         } else {
-          const batches = o.csv ? await readingsCsv(o.csv) : o.values ? [{ values: numbers(o.values, '--values'), at: time(o.at, '--at') }] : undefined;
+          const batches = o.csv ? await readingsCsv(o.csv) : o.values ? [{ values: parseNumbers(o.values, '--values'), at: time(o.at, '--at') }] : undefined;
           if (!batches) throw new VeilError('invalid_input', 'give --values (with --at), --csv, --genotype or --genotype-csv');
           out = await appendReadings(client(), owner, name, batches, { idempotencyKey: o.idempotencyKey });
         }
         output({ dataset: out.dataset, records: out.records });
-      } finally {
-        owner.dispose();
-      }
+      });
     });
 
   ds.command('run <name>')
@@ -186,12 +172,9 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
       time(o.until, '--until');
       const jobId = await client().requestReport(name, { op: o.op, since: o.since, until: o.until, modelId: o.model });
       if (!o.wait) return output({ jobId, op: o.op });
-      const owner = await loadOwner(o.keys);
-      try {
+      await withOwner(o.keys, async (owner) => {
         await printReport(ctx, await waitAndFinish(ctx, owner, jobId), o.out);
-      } finally {
-        owner.dispose();
-      }
+      });
     });
 
   ds.command('result <job>')
@@ -199,12 +182,9 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .requiredOption('--keys <dir>', 'key directory from veil keygen')
     .option('--out <file>', 'grs: write every record\'s score to this CSV')
     .action(async (jobId: string, o: { keys: string; out?: string }) => {
-      const owner = await loadOwner(o.keys);
-      try {
+      await withOwner(o.keys, async (owner) => {
         await printReport(ctx, await waitAndFinish(ctx, owner, jobId), o.out);
-      } finally {
-        owner.dispose();
-      }
+      });
     });
 
   ds.command('schedule <name>')

@@ -3,10 +3,10 @@ import { stat } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { VeilError } from '../shared/errors.js';
-import type { CliContext } from './cli-context.js';
+import { parseNumbers, type CliContext } from './cli-context.js';
 import { matchVcf, match23andMe, type GenotypeMatch } from './genomics/match.js';
 import { scoreSamples } from './genomics/score.js';
-import { loadOwner, submitGrs, waitAndFinish } from './sdk.js';
+import { withOwner, submitGrs, waitAndFinish } from './sdk.js';
 
 interface GrsOptions {
   model: string;
@@ -74,11 +74,9 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
     .action(async (o: GrsOptions) => {
       const sources = [o.genotype, o.vcf, o['23andme']].filter(Boolean).length;
       if (sources !== 1) throw new VeilError('invalid_input', 'give exactly one of --genotype, --vcf, --23andme');
-      const owner = await loadOwner(o.keys);
-      try {
+      await withOwner(o.keys, async (owner) => {
         if (o.genotype) {
-          const dosages = o.genotype.split(',').map((s) => Number(s.trim()));
-          if (dosages.some((d) => !Number.isFinite(d))) throw new VeilError('invalid_input', `--genotype: '${o.genotype}' is not a comma-separated list of numbers`);
+          const dosages = parseNumbers(o.genotype, '--genotype');
           const jobId = await submitGrs(ctx.client(), owner, o.model, [dosages]);
           if (!o.wait) return ctx.output({ jobId });
           const [r] = await waitAndFinish(ctx.client(), owner, jobId);
@@ -106,8 +104,6 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
           for (const s of scores) process.stdout.write(`${s.sample}\t${s.score}${prob ? `\t${s.probability}` : ''}\n`);
           process.stderr.write(`${scores.length} samples; ${match.variantsUsed} variants used, ${match.variantsMissing} missing (${JSON.stringify(match.reasons)})\n`);
         }
-      } finally {
-        owner.dispose();
-      }
+      });
     });
 }

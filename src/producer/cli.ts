@@ -4,9 +4,11 @@ import { Command, Option } from 'commander';
 import { VeilError } from '../shared/errors.js';
 import { PRESET_IDS, DEFAULT_PRESET, type PresetId } from '../shared/params.js';
 import { VeilClient } from './client.js';
+import type { Owner } from './crypto.js';
 import { registerDatasetCommands } from './cli-dataset.js';
 import { registerGrsCommand } from './cli-grs.js';
-import { finish, loadOwner, submitMean, waitAndFinish, writeKeys } from './sdk.js';
+import { parseNumbers } from './cli-context.js';
+import { finish, withOwner, submitMean, waitAndFinish, writeKeys } from './sdk.js';
 
 /** `veil`: the data owner's CLI, and the service's role commands (api, worker, scheduler). */
 const program = new Command('veil')
@@ -24,13 +26,6 @@ const client = () => new VeilClient({ server: globals().server, token: globals()
 function output(obj: Record<string, unknown>, human?: string): void {
   if (globals().json) process.stdout.write(`${JSON.stringify(obj)}\n`);
   else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n`);
-}
-
-function parseNumbers(list: string, what: string): number[] {
-  const values = list.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0 || values.length === 0) throw new VeilError('invalid_input', `${what}: '${list}' is not a comma-separated list of numbers`);
-  return values;
 }
 
 async function readCsvColumn(file: string, column?: string): Promise<number[]> {
@@ -74,15 +69,12 @@ models
     output({ models: list.map((m) => ({ modelId: m.modelId, variants: m.variants, name: m.name })) }, list.map((m) => `${m.modelId}\t${m.variants} variants\t${m.name}`).join('\n') || 'no models');
   });
 
-async function submitAndReport(keys: string, submit: (owner: Awaited<ReturnType<typeof loadOwner>>) => Promise<string>, wait: boolean): Promise<void> {
-  const owner = await loadOwner(keys);
-  try {
+async function submitAndReport(keys: string, submit: (owner: Owner) => Promise<string>, wait: boolean): Promise<void> {
+  await withOwner(keys, async (owner) => {
     const jobId = await submit(owner);
     if (!wait) return output({ jobId });
     for (const outcome of await waitAndFinish(client(), owner, jobId)) output({ ...outcome });
-  } finally {
-    owner.dispose();
-  }
+  });
 }
 
 program
@@ -112,12 +104,9 @@ program
   .description('fetch a job\'s encrypted result and decrypt it here')
   .requiredOption('--keys <dir>', 'key directory from veil keygen')
   .action(async (job: string, o: { keys: string }) => {
-    const owner = await loadOwner(o.keys);
-    try {
+    await withOwner(o.keys, async (owner) => {
       for (const outcome of await finish(client(), owner, await client().result(job))) output({ ...outcome });
-    } finally {
-      owner.dispose();
-    }
+    });
   });
 
 for (const role of ['api', 'worker', 'scheduler'] as const) {

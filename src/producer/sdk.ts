@@ -36,6 +36,16 @@ export async function loadOwner(dir: string): Promise<Owner> {
   return Owner.fromBytes(pub, sec);
 }
 
+/** Run `fn` with the owner's keys loaded, and free their WASM memory however it ends. */
+export async function withOwner<T>(dir: string, fn: (owner: Owner) => Promise<T>): Promise<T> {
+  const owner = await loadOwner(dir);
+  try {
+    return await fn(owner);
+  } finally {
+    owner.dispose();
+  }
+}
+
 export interface GrsOutcome {
   jobId: string;
   modelId: string;
