@@ -1,8 +1,8 @@
 import { QueueEvents } from 'bullmq';
 import type { Owner } from '../src/producer/crypto.js';
 import { finish, type GrsOutcome } from '../src/producer/sdk.js';
-import { QUEUE_NAME } from '../src/shared/jobs.js';
-import { connectRedis, keyPrefix } from '../src/shared/redis.js';
+import { QUEUE_NAME } from '../src/server/queue.js';
+import { connectRedis, keyPrefix } from '../src/server/redis.js';
 import { WIRE_VERSION, type JobRequest } from '../src/shared/wire.js';
 import { type BenchStack, jobTimes } from './stack.js';
 import { log, now, pool, relErr, rng, round, stats, type Stats } from './util.js';

@@ -3,8 +3,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { VeilClient } from '../src/producer/client.js';
 import { Owner } from '../src/producer/crypto.js';
-import { QUEUE_NAME } from '../src/shared/jobs.js';
-import { connectRedis, keyPrefix, type RedisClient } from '../src/shared/redis.js';
+import { QUEUE_NAME } from '../src/server/queue.js';
+import { connectRedis, keyPrefix, type RedisClient } from '../src/server/redis.js';
 import { CLI_PATH, startLocalStack, type LocalStack } from '../src/stack/local.js';
 import { procRss } from './util.js';
 

@@ -10,9 +10,9 @@ import type { Owner } from '../src/producer/crypto.js';
 import { appendGenotypes, appendReadings, createDataset, finishReport, type GrsReportOutcome, type ReadingsOutcome } from '../src/producer/datasets.js';
 import { loadOwner, writeKeys } from '../src/producer/sdk.js';
 import { CLI_PATH } from '../src/stack/local.js';
-import { DatasetStore } from '../src/shared/datasets.js';
+import { DatasetStore } from '../src/server/datasets.js';
 import { encodeReadings } from '../src/shared/readings.js';
-import { Store } from '../src/shared/store.js';
+import { Store } from '../src/server/store.js';
 import { alive, datasetsStack, plainStats, relErr, sleep, stopRole, TOKENS, until, type DatasetsStack } from './helpers/datasets-stack.js';
 
 const run = promisify(execFile);

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Config } from '../shared/config.js';
-import type { JobData, JobReturn } from '../shared/jobs.js';
+import type { Config } from '../server/config.js';
+import type { JobData, JobReturn } from '../server/queue.js';
 import type { Seal } from '../shared/seal.js';
-import type { Store } from '../shared/store.js';
+import type { Store } from '../server/store.js';
 import type { Metrics } from './metrics.js';
 
 /** What every route handler works with; built once in server.ts. */

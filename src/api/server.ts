@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import type { Config } from '../shared/config.js';
+import type { Config } from '../server/config.js';
 import { ConfigError } from '../shared/errors.js';
-import { QUEUE_NAME, type JobData, type JobReturn } from '../shared/jobs.js';
-import { connectRedis, keyPrefix } from '../shared/redis.js';
+import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
+import { connectRedis, keyPrefix } from '../server/redis.js';
 import { getSeal } from '../shared/seal.js';
-import { Store } from '../shared/store.js';
+import { Store } from '../server/store.js';
 import { createApp } from './app.js';
 import { createMetrics } from './metrics.js';
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { REPORT_OPS } from '../shared/datasets.js';
+import { REPORT_OPS } from '../server/datasets.js';
 import { VeilError } from '../shared/errors.js';
 import type { JobStatusBody } from './client.js';
 import { parseNumbers, type CliContext } from './cli-context.js';

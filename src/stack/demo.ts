@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { config } from '../shared/config.js';
+import { config } from '../server/config.js';
 import { VeilClient } from '../producer/client.js';
 import { loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys, type GrsOutcome, type MeanOutcome } from '../producer/sdk.js';
 import { startLocalStack } from './local.js';

@@ -1,5 +1,5 @@
 import { startApi } from '../api/server.js';
-import { config } from '../shared/config.js';
+import { config } from '../server/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { startScheduler } from '../worker/scheduler.js';
 import { startWorker } from '../worker/worker.js';

@@ -1,4 +1,4 @@
-import { config } from '../shared/config.js';
+import { config } from '../server/config.js';
 import { startLocalStack } from './local.js';
 
 /** `npm start`: the local stack in the foreground; Ctrl-C (or SIGTERM) shuts it down cleanly. */

@@ -1,15 +1,15 @@
 import type { SandboxedJob } from 'bullmq';
 import { makePlaintext, randomResidues } from '../shared/coeff.js';
 import { loadCiphertext, type EvalContext } from '../shared/context.js';
-import { DatasetStore, READING_OPS, reportWindow, scheduledForOf, type DatasetMeta, type GroupMeta, type ReportJobData } from '../shared/datasets.js';
+import { DatasetStore, READING_OPS, reportWindow, scheduledForOf, type DatasetMeta, type GroupMeta, type ReportJobData } from '../server/datasets.js';
 import { InvalidInputError } from '../shared/errors.js';
-import type { JobReturn } from '../shared/jobs.js';
+import type { JobReturn } from '../server/queue.js';
 import { vectorLayout } from '../shared/layout.js';
-import { getModelMeta, getModelWeights } from '../shared/models.js';
+import { getModelMeta, getModelWeights } from '../server/models.js';
 import type { BfvCoeffPreset } from '../shared/params.js';
 import { blockSumIndex, D_DIGIT_BITS, MAX_D_SECONDS, MAX_WINDOW_READINGS, type ReadingsEncoding } from '../shared/readings.js';
 import { SealScope, type CipherText, type Seal } from '../shared/seal.js';
-import type { Store } from '../shared/store.js';
+import type { Store } from '../server/store.js';
 import { pack, WIRE_VERSION, type ReportInfo } from '../shared/wire.js';
 import { evaluateLinear } from './evaluate.js';
 

@@ -1,11 +1,11 @@
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import type { Config } from '../shared/config.js';
-import { QUEUE_NAME } from '../shared/jobs.js';
-import { connectRedis, keyPrefix } from '../shared/redis.js';
-import { DatasetStore } from '../shared/datasets.js';
-import { reconcileSchedules } from '../shared/schedules.js';
-import { Store } from '../shared/store.js';
+import type { Config } from '../server/config.js';
+import { QUEUE_NAME } from '../server/queue.js';
+import { connectRedis, keyPrefix } from '../server/redis.js';
+import { DatasetStore } from '../server/datasets.js';
+import { reconcileSchedules } from '../server/schedules.js';
+import { Store } from '../server/store.js';
 
 export interface VeilScheduler {
   close(): Promise<void>;
@@ -17,7 +17,7 @@ const SWEEP_MS = 60_000;
  * The scheduler role: housekeeping that must run somewhere exactly on schedule, not per request.
  * Today it sweeps finished job records past their retention (BullMQ's removeOn* only trims when
  * a worker finishes another job), reconciles dataset report schedules with BullMQ's job
- * schedulers (see shared/schedules.ts), and prunes dataset records past their retention. Safe to run in several replicas: every step is idempotent.
+ * schedulers (see server/schedules.ts), and prunes dataset records past their retention. Safe to run in several replicas: every step is idempotent.
  */
 export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
   const logger = pino({ level: config.LOG_LEVEL, name: 'veil-scheduler' });

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { pino } from 'pino';
-import type { Config } from '../shared/config.js';
-import { QUEUE_NAME, type JobData, type JobReturn } from '../shared/jobs.js';
-import { connectRedis, keyPrefix } from '../shared/redis.js';
+import type { Config } from '../server/config.js';
+import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
+import { connectRedis, keyPrefix } from '../server/redis.js';
 
 export interface VeilWorker {
   /** First call drains (active jobs finish); `force` abandons them to be retried elsewhere. */

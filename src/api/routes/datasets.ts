@@ -5,14 +5,14 @@ import { loadCiphertext, presetContext } from '../../shared/context.js';
 import {
   checkDatasetName, checkScheduleName, DatasetStore, GENOTYPE_OPS, READING_OPS, REPORT_OPS, reportWindow, scheduledForOf, schedulerIdOf,
   type DatasetMeta, type ReportJobData, type ReportOp, type ScheduleDef,
-} from '../../shared/datasets.js';
+} from '../../server/datasets.js';
 import { InvalidInputError, NotFoundError, VeilError } from '../../shared/errors.js';
-import { jobOptions, toStatus } from '../../shared/jobs.js';
+import { jobOptions, toStatus } from '../../server/queue.js';
 import { vectorLayout } from '../../shared/layout.js';
-import { getModelMeta } from '../../shared/models.js';
+import { getModelMeta } from '../../server/models.js';
 import { getPreset } from '../../shared/params.js';
 import { readingChunks, readingsEncoding } from '../../shared/readings.js';
-import { applySchedule, checkTimeZone, type ScheduleQueue } from '../../shared/schedules.js';
+import { applySchedule, checkTimeZone, type ScheduleQueue } from '../../server/schedules.js';
 import { parseWire, unpack } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';

@@ -3,7 +3,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { InvalidInputError, VeilError } from '../../shared/errors.js';
 import type { ModelDefinition } from '../../shared/model.js';
-import { checkModelId, getModelMeta, getModelVariants, listModels, saveModel } from '../../shared/models.js';
+import { checkModelId, getModelMeta, getModelVariants, listModels, saveModel } from '../../server/models.js';
 import { parsePgsScoringFile } from '../../shared/pgs.js';
 import { parseWire } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { InvalidInputError, NotFoundError, VeilError } from './errors.js';
-import type { ReadingsEncoding } from './readings.js';
+import { InvalidInputError, NotFoundError, VeilError } from '../shared/errors.js';
+import type { ReadingsEncoding } from '../shared/readings.js';
 import type { Store } from './store.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../shared/errors.js';
 
 export type RedisClient = Redis | Cluster;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../shared/errors.js';
 
 /**
  * Every setting veil reads from the environment, read once and validated at start. A bad value

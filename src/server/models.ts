@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { InvalidInputError, NotFoundError } from './errors.js';
-import type { Link, ModelDefinition, ModelVariant } from './model.js';
+import { InvalidInputError, NotFoundError } from '../shared/errors.js';
+import type { Link, ModelDefinition, ModelVariant } from '../shared/model.js';
 import type { Store } from './store.js';
-import { pack, unpack } from './wire.js';
+import { pack, unpack } from '../shared/wire.js';
 
 /** What lists and job submissions need about a model, without its (possibly huge) arrays. */
 export interface ModelMeta {

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { ReportJobData } from './datasets.js';
-import type { JobOp } from './wire.js';
+import type { JobOp } from '../shared/wire.js';
 
 /** The one BullMQ queue veil's API fills and its workers drain. */
 export const QUEUE_NAME = 'jobs';

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from '../shared/errors.js';
 import { DatasetStore, SCHEDULER_ID_PREFIX, type ReportJobData, type ScheduleDef } from './datasets.js';
-import { jobOptions } from './jobs.js';
+import { jobOptions } from './queue.js';
 
 /**
  * Report schedules on BullMQ job schedulers. A scheduler's jobs get deterministic ids,
