@@ -1,0 +1,177 @@
+import { readFile } from 'node:fs/promises';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VeilClient } from '../src/producer/client.js';
+import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
+import { jobRequestSchema, pack, parseWire, publicContextSchema, secretKeyFileSchema, unpack } from '../src/shared/wire.js';
+import { hasChromium, launchChromium, recordRequests, type Recorded, CHROMIUM_PATH } from './helpers/browser.js';
+import { testStack, type TestStack } from './helpers/stack.js';
+
+if (!hasChromium) console.warn(`patient page: skipped, no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`);
+
+const APP_ORIGIN = 'http://app.example';
+
+/** A number as msgpack float 32 and float 64 (whole numbers would be one byte, found anywhere). */
+function msgpackFloats(v: number): Buffer[] {
+  const f32 = Buffer.alloc(5);
+  f32[0] = 0xca;
+  f32.writeFloatBE(v, 1);
+  const f64 = Buffer.alloc(9);
+  f64[0] = 0xcb;
+  f64.writeDoubleBE(v, 1);
+  return [f32, f64];
+}
+
+/** The patient's page in real Chromium against a real stack (redis, API, worker processes). */
+describe.skipIf(!hasChromium)('the patient page', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let requests: Recorded[];
+  const cspViolations: string[] = [];
+  const budget: Record<string, number> = {};
+  /** Waits until the element's text matches (Playwright's own expect is not vitest's). */
+  const textOf = async (p: Page, testId: string, pattern: RegExp) => {
+    await expect.poll(() => p.getByTestId(testId).textContent(), { timeout: 60_000 }).toMatch(pattern);
+  };
+
+  beforeAll(async () => {
+    stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN } });
+    await new VeilClient({ server: stack.apiUrl }).addModelJson(SEED_MODEL);
+    browser = await launchChromium();
+    context = await browser.newContext({ acceptDownloads: true });
+    requests = recordRequests(context);
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    if (Object.keys(budget).length) console.log(`patient page budget: ${JSON.stringify(budget)}`);
+  });
+
+  it('makes keys in the page on first visit and lists the server’s models', async () => {
+    await page.goto(`${stack.apiUrl}/`);
+    await page.waitForSelector('body[data-keys="ready"]', { timeout: 60_000 });
+    await expect.poll(() => page.locator('[data-testid="model"] option').evaluateAll((os) => os.map((o) => (o as { value: string }).value))).toContain(SEED_MODEL.id);
+    budget.keysReadyMs = Math.round(await page.evaluate(() => performance.getEntriesByName('veil:keys-ready')[0]?.startTime ?? NaN));
+    let bytes = 0;
+    for (const r of requests) bytes += (await r.request.sizes()).responseBodySize;
+    budget.firstLoadBytes = bytes;
+    await textOf(page, 'status', /Ready/);
+  });
+
+  it('scores the seed genotype typed into the page: −0.03 and probability 0.49250', async () => {
+    await page.getByTestId('model').selectOption(SEED_MODEL.id);
+    await page.getByTestId('genotype').fill(SEED_GENOTYPE.join(', '));
+    const started = Date.now();
+    await page.getByTestId('compute').click();
+    await page.getByTestId('score').filter({ hasText: /\d/ }).waitFor({ timeout: 60_000 });
+    budget.seedGrsMs = Date.now() - started;
+    const score = Number(await page.getByTestId('score').textContent());
+    expect(Math.abs(score - -0.03)).toBeLessThan(1e-4);
+    expect(await page.getByTestId('probability').textContent()).toBe('0.49250');
+    await textOf(page, 'status', /decrypted on this device/);
+  });
+
+  it('averages typed readings', async () => {
+    await page.getByTestId('values').fill(SEED_HEART_RATES.join(', '));
+    await page.getByTestId('compute-mean').click();
+    await page.getByTestId('mean').filter({ hasText: /readings/ }).waitFor({ timeout: 60_000 });
+    const mean = Number((await page.getByTestId('mean').textContent())?.split(' ')[0]);
+    expect(Math.abs(mean - 71.82857)).toBeLessThan(1e-4);
+    if (process.env.VEIL_SCREENSHOT) await page.screenshot({ path: process.env.VEIL_SCREENSHOT, fullPage: true });
+  });
+
+  it('says what is wrong in plain words', async () => {
+    await page.getByTestId('genotype').fill('1, 0, 2');
+    await page.getByTestId('compute').click();
+    await textOf(page, 'status', /does not match the model/);
+    await page.getByTestId('genotype').fill('one, two');
+    await page.getByTestId('compute').click();
+    await textOf(page, 'status', /numbers separated by commas/);
+  });
+
+  it('sent only the public context and msgpack ciphertext jobs, and no plaintext or secret key', async () => {
+    const download = page.waitForEvent('download');
+    await page.getByTestId('key-backup').click();
+    const backup = unpack(await readFile((await (await download).path()) as string)) as { secretKeyFile: Uint8Array; publicContext: Uint8Array };
+    const secretKey = Buffer.from(parseWire(secretKeyFileSchema, unpack(backup.secretKeyFile), 'secret key').secretKey);
+
+    const origin = new URL(stack.apiUrl).origin;
+    const sent = requests.filter((r) => r.body && r.body.length > 0);
+    for (const r of requests) expect(new URL(r.url).origin).toBe(origin);
+    expect(sent.map((r) => `${r.method} ${new URL(r.url).pathname}`).sort()).toEqual(['POST /v1/contexts', 'POST /v1/jobs', 'POST /v1/jobs']);
+    for (const r of sent) {
+      expect(r.request.headers()['content-type']).toBe('application/msgpack');
+      const body = unpack(r.body as Buffer);
+      if (r.url.endsWith('/v1/contexts')) {
+        // The same bytes the page keeps as its public half: the CLI's format, nothing added.
+        expect(Buffer.from(r.body as Buffer).equals(Buffer.from(backup.publicContext))).toBe(true);
+        parseWire(publicContextSchema, body, 'public context');
+      } else {
+        const job = parseWire(jobRequestSchema, body, 'job');
+        expect(job.ciphertexts.length).toBeGreaterThan(0);
+      }
+    }
+    // No plaintext: not the typed text, not the numbers as msgpack encodes them; no secret-key slice.
+    const forbidden = [
+      Buffer.from(SEED_GENOTYPE.join(', ')),
+      Buffer.from(SEED_HEART_RATES.join(', ')),
+      pack(SEED_GENOTYPE),
+      ...SEED_HEART_RATES.filter((v) => !Number.isInteger(v)).flatMap(msgpackFloats),
+      ...Array.from({ length: Math.floor(secretKey.length / 1024) }, (_, i) => secretKey.subarray(i * 1024, i * 1024 + 32)),
+    ];
+    for (const r of requests) {
+      const bytes = Buffer.concat([Buffer.from(r.url), r.body ?? Buffer.alloc(0)]);
+      for (const f of forbidden) expect(bytes.indexOf(f)).toBe(-1);
+    }
+    expect(cspViolations).toEqual([]);
+  });
+
+  it('restores keys from the backup in a fresh browser profile', async () => {
+    const download = page.waitForEvent('download');
+    await page.getByTestId('key-backup').click();
+    const file = (await (await download).path()) as string;
+    const keyId = (await page.getByTestId('keys-state').textContent())?.match(/key id (\w+)/)?.[1];
+    const fresh = await browser.newContext();
+    const other = await fresh.newPage();
+    await other.goto(`${stack.apiUrl}/`);
+    await other.waitForSelector('body[data-keys="ready"]', { timeout: 60_000 });
+    expect((await other.getByTestId('keys-state').textContent())?.match(/key id (\w+)/)?.[1]).not.toBe(keyId);
+    await other.getByTestId('key-import').setInputFiles(file);
+    await textOf(other, 'status', /Keys imported/);
+    expect((await other.getByTestId('keys-state').textContent())?.match(/key id (\w+)/)?.[1]).toBe(keyId);
+    await fresh.close();
+  });
+
+  it('serves the page with a strict CSP, compressed assets and CORS only for listed origins', async () => {
+    const res = await fetch(`${stack.apiUrl}/`, { headers: { 'accept-encoding': 'br' } });
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(res.headers.get('content-encoding')).toBe('br');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+    const wasmPath = requests.map((r) => new URL(r.url).pathname).find((p) => p.endsWith('.wasm')) as string;
+    const wasm = await fetch(`${stack.apiUrl}${wasmPath}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(wasm.headers.get('content-type')).toBe('application/wasm');
+    expect(wasm.headers.get('content-encoding')).toBe('gzip');
+    expect(wasm.headers.get('cache-control')).toContain('immutable');
+
+    const preflight = (origin: string) =>
+      fetch(`${stack.apiUrl}/v1/jobs`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' } });
+    const listed = await preflight(APP_ORIGIN);
+    expect(listed.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
+    const other = await preflight('http://elsewhere.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const plain = await fetch(`${stack.apiUrl}/v1/models`, { headers: { origin: 'http://elsewhere.example' } });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
