@@ -1,11 +1,18 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
 import { jobRequestSchema, pack, parseWire, publicContextSchema, secretKeyFileSchema, unpack } from '../src/shared/wire.js';
 import { hasChromium, launchChromium, recordRequests, type Recorded, CHROMIUM_PATH } from './helpers/browser.js';
+import { syntheticGenome } from './helpers/genome.js';
 import { testStack, type TestStack } from './helpers/stack.js';
+import { CLI_PATH } from '../src/stack/local.js';
 
 if (!hasChromium) console.warn(`patient page: skipped, no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
@@ -29,6 +36,9 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   let context: BrowserContext;
   let page: Page;
   let requests: Recorded[];
+  let dir: string;
+  let jobsRun = 0;
+  const genome = syntheticGenome();
   const cspViolations: string[] = [];
   const budget: Record<string, number> = {};
   /** Waits until the element's text matches (Playwright's own expect is not vitest's). */
@@ -38,7 +48,10 @@ describe.skipIf(!hasChromium)('the patient page', () => {
 
   beforeAll(async () => {
     stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN } });
-    await new VeilClient({ server: stack.apiUrl }).addModelJson(SEED_MODEL);
+    const client = new VeilClient({ server: stack.apiUrl });
+    await client.addModelJson(SEED_MODEL);
+    await client.addModelFile(Buffer.from(genome.model), 'pgs-page-test');
+    dir = await mkdtemp(join(tmpdir(), 'veil-page-'));
     browser = await launchChromium();
     context = await browser.newContext({ acceptDownloads: true });
     requests = recordRequests(context);
@@ -50,6 +63,7 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
     if (Object.keys(budget).length) console.log(`patient page budget: ${JSON.stringify(budget)}`);
   });
 
@@ -71,6 +85,7 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await page.getByTestId('compute').click();
     await page.getByTestId('score').filter({ hasText: /\d/ }).waitFor({ timeout: 60_000 });
     budget.seedGrsMs = Date.now() - started;
+    jobsRun++;
     const score = Number(await page.getByTestId('score').textContent());
     expect(Math.abs(score - -0.03)).toBeLessThan(1e-4);
     expect(await page.getByTestId('probability').textContent()).toBe('0.49250');
@@ -81,12 +96,42 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await page.getByTestId('values').fill(SEED_HEART_RATES.join(', '));
     await page.getByTestId('compute-mean').click();
     await page.getByTestId('mean').filter({ hasText: /readings/ }).waitFor({ timeout: 60_000 });
+    jobsRun++;
     const mean = Number((await page.getByTestId('mean').textContent())?.split(' ')[0]);
     expect(Math.abs(mean - 71.82857)).toBeLessThan(1e-4);
     if (process.env.VEIL_SCREENSHOT) await page.screenshot({ path: process.env.VEIL_SCREENSHOT, fullPage: true });
   });
 
+  it('scores a 23andMe file (plain and gzip) in the browser exactly as veil grs --23andme does', async () => {
+    const file = join(dir, 'genome.txt');
+    await writeFile(file, genome.genome);
+    await writeFile(`${file}.gz`, gzipSync(genome.genome));
+    const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, [CLI_PATH, '--server', stack.apiUrl, '--json', ...args])).stdout);
+    await cli('keygen', '--out', join(dir, 'keys'));
+    const fromCli = await cli('grs', '--model', 'pgs-page-test', '--keys', join(dir, 'keys'), '--23andme', file);
+    expect(fromCli.variantsUsed).toBe(genome.used);
+    expect(Math.abs(fromCli.score - genome.expected)).toBeLessThan(1e-6);
+
+    await page.getByTestId('model').selectOption('pgs-page-test');
+    for (const chosen of [file, `${file}.gz`]) {
+      await page.getByTestId('score').evaluate((el) => (el.textContent = ''));
+      await page.getByTestId('genotype-file').setInputFiles(chosen);
+      await page.getByTestId('compute').click();
+      await page.getByTestId('score').filter({ hasText: /\d/ }).waitFor({ timeout: 60_000 });
+      jobsRun++;
+      expect(Math.abs(Number(await page.getByTestId('score').textContent()) - fromCli.score)).toBeLessThan(1e-5); // shown to 5 decimals
+      expect(Number(await page.getByTestId('score').getAttribute('data-value'))).toBe(fromCli.score);
+      expect(await page.getByTestId('probability').textContent()).toBe('not given by this model');
+      await textOf(page, 'variants', new RegExp(`^${fromCli.variantsUsed} used, ${fromCli.variantsMissing} missing \\(.*no call`));
+    }
+  });
+
   it('says what is wrong in plain words', async () => {
+    await page.getByTestId('genotype-file').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('dear diary\n') });
+    await page.getByTestId('compute').click();
+    await textOf(page, 'status', /could not recognise this file/);
+    await page.getByTestId('genotype-file').setInputFiles([]);
+    await page.getByTestId('model').selectOption(SEED_MODEL.id);
     await page.getByTestId('genotype').fill('1, 0, 2');
     await page.getByTestId('compute').click();
     await textOf(page, 'status', /does not match the model/);
@@ -104,7 +149,8 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     const origin = new URL(stack.apiUrl).origin;
     const sent = requests.filter((r) => r.body && r.body.length > 0);
     for (const r of requests) expect(new URL(r.url).origin).toBe(origin);
-    expect(sent.map((r) => `${r.method} ${new URL(r.url).pathname}`).sort()).toEqual(['POST /v1/contexts', 'POST /v1/jobs', 'POST /v1/jobs']);
+    // One context upload (content-addressed, sent once), then one ciphertext job per computation.
+    expect(sent.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(['POST /v1/contexts', ...Array(jobsRun).fill('POST /v1/jobs')]);
     for (const r of sent) {
       expect(r.request.headers()['content-type']).toBe('application/msgpack');
       const body = unpack(r.body as Buffer);
@@ -121,6 +167,7 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     const forbidden = [
       Buffer.from(SEED_GENOTYPE.join(', ')),
       Buffer.from(SEED_HEART_RATES.join(', ')),
+      ...genome.genome.split('\n').filter((l) => /^(rs|i)\d/.test(l)).map((l) => Buffer.from(l.split('\t')[0] as string)),
       pack(SEED_GENOTYPE),
       ...SEED_HEART_RATES.filter((v) => !Number.isInteger(v)).flatMap(msgpackFloats),
       ...Array.from({ length: Math.floor(secretKey.length / 1024) }, (_, i) => secretKey.subarray(i * 1024, i * 1024 + 32)),

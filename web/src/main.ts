@@ -81,6 +81,7 @@ const fmt = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(5) : x.to
 
 function showGrs(result: GrsResult): void {
   $('score').textContent = fmt(result.score);
+  $('score').dataset.value = String(result.score); // full precision, for tests and copy-paste
   $('probability').textContent = result.probability === undefined ? 'not given by this model' : result.probability.toFixed(5);
   const skipped = Object.entries(result.skipped).map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`);
   $('variants').textContent = `${result.variantsUsed} used, ${result.variantsMissing} missing${skipped.length ? ` (${skipped.join(', ')})` : ''}${result.sample ? `; sample ${result.sample}` : ''}`;
