@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
@@ -56,9 +56,13 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     context = await browser.newContext({ acceptDownloads: true });
     requests = recordRequests(context);
     page = await context.newPage();
-    page.on('console', (m) => {
+    // The browser reports CSP violations (an eval probe, an inline style) on the console of the page or worker.
+    const watch = (m: ConsoleMessage) => {
+      if (process.env.VEIL_TEST_LOGS === '1') console.log(`browser console: ${m.type()}: ${m.text()}`);
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
-    });
+    };
+    page.on('console', watch);
+    page.on('worker', (w) => w.on('console', watch));
   });
   afterAll(async () => {
     await browser?.close();
@@ -72,9 +76,18 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await page.waitForSelector('body[data-keys="ready"]', { timeout: 60_000 });
     await expect.poll(() => page.locator('[data-testid="model"] option').evaluateAll((os) => os.map((o) => (o as { value: string }).value))).toContain(SEED_MODEL.id);
     budget.keysReadyMs = Math.round(await page.evaluate(() => performance.getEntriesByName('veil:keys-ready')[0]?.startTime ?? NaN));
-    let bytes = 0;
-    for (const r of requests) bytes += (await r.request.sizes()).responseBodySize;
-    budget.firstLoadBytes = bytes;
+    // What came over the wire (Chromium asks for brotli), and the same files fetched as gzip.
+    let br = 0;
+    let gzip = 0;
+    for (const r of requests) {
+      br += (await r.request.sizes()).responseBodySize;
+      const again = await fetch(r.url, { headers: { 'accept-encoding': 'gzip' } });
+      gzip += Number(again.headers.get('content-length')); // as sent, before fetch decompresses
+      await again.arrayBuffer();
+    }
+    budget.firstLoadRequests = requests.length;
+    budget.firstLoadBrotliBytes = br;
+    budget.firstLoadGzipBytes = gzip;
     await textOf(page, 'status', /Ready/);
   });
 

@@ -22,7 +22,10 @@ const pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: VeilE
 worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
   const call = pending.get(data.id);
   if (!call) return;
-  if (data.kind === 'progress') return say(STAGES[data.stage], data.fraction);
+  if (data.kind === 'progress') {
+    performance.mark(`veil:${data.stage}`); // the budget's breakdown (test/page.test.ts)
+    return say(STAGES[data.stage], data.fraction);
+  }
   pending.delete(data.id);
   if (data.kind === 'done') call.resolve(data.reply);
   else call.reject(new VeilError(data.code, data.message));
@@ -90,6 +93,7 @@ function showGrs(result: GrsResult): void {
 }
 
 async function computeGrs(): Promise<void> {
+  performance.mark('veil:grs-start');
   const modelId = modelSelect.value;
   if (!modelId) throw new VeilError('model_not_found', 'no model chosen');
   const file = genotypeFile.files?.[0];
