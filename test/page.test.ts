@@ -105,13 +105,23 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await textOf(page, 'status', /decrypted on this device/);
   });
 
-  it('averages typed readings', async () => {
+  it('averages typed readings and readings from a CSV file', async () => {
     await page.getByTestId('values').fill(SEED_HEART_RATES.join(', '));
     await page.getByTestId('compute-mean').click();
     await page.getByTestId('mean').filter({ hasText: /readings/ }).waitFor({ timeout: 60_000 });
     jobsRun++;
     const mean = Number((await page.getByTestId('mean').textContent())?.split(' ')[0]);
     expect(Math.abs(mean - 71.82857)).toBeLessThan(1e-4);
+
+    const csv = ['time,heart_rate', ...SEED_HEART_RATES.map((v, i) => `2026-11-0${i + 1}T08:00:00Z,${v}`)].join('\n');
+    await page.getByTestId('values').fill('');
+    await page.getByTestId('values-file').setInputFiles({ name: 'heart.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await textOf(page, 'status', /7 readings read from heart.csv/);
+    await page.getByTestId('mean').evaluate((el) => (el.textContent = ''));
+    await page.getByTestId('compute-mean').click();
+    await page.getByTestId('mean').filter({ hasText: /readings/ }).waitFor({ timeout: 60_000 });
+    jobsRun++;
+    expect(Math.abs(Number((await page.getByTestId('mean').textContent())?.split(' ')[0]) - 71.82857)).toBeLessThan(1e-4);
     if (process.env.VEIL_SCREENSHOT) await page.screenshot({ path: process.env.VEIL_SCREENSHOT, fullPage: true });
   });
 

@@ -2,7 +2,7 @@
  * The patient's page: wires the form to the SEAL worker and shows progress and results. Nothing
  * here touches keys, ciphertexts or the network; the worker does (seal-worker.ts).
  */
-import { parseNumbers } from '../../src/producer/cli-context.js';
+import { csvColumn, parseNumbers } from '../../src/producer/cli-context.js';
 import { VeilError } from '../../src/shared/errors.js';
 import { explain, STAGES } from './messages.js';
 import type { FromWorker, GrsResult, ModelSummary, Reply, Request } from './protocol.js';
@@ -117,6 +117,20 @@ async function computeMean(): Promise<void> {
   say('Done. Your average was decrypted on this device.');
 }
 
+/** Readings from a CSV file go into the text box (read here, never sent), ready to average. */
+async function readingsFromCsv(input: HTMLInputElement): Promise<void> {
+  const file = input.files?.[0];
+  if (!file) return;
+  let values: number[];
+  try {
+    values = csvColumn(await file.text(), file.name);
+  } catch (err) {
+    throw new VeilError('invalid_csv', (err as Error).message);
+  }
+  $<HTMLTextAreaElement>('values').value = values.join(', ');
+  say(`${values.length} readings read from ${file.name}. Check them, then compute the average.`);
+}
+
 async function downloadBackup(): Promise<void> {
   const reply = await ask({ type: 'export-keys' });
   if (reply.type !== 'key-backup') return;
@@ -146,6 +160,7 @@ $('keygen').addEventListener('click', () =>
   }),
 );
 $<HTMLInputElement>('key-import').addEventListener('change', (e) => busy(() => importKeys(e.target as HTMLInputElement)));
+$<HTMLInputElement>('values-file').addEventListener('change', (e) => busy(() => readingsFromCsv(e.target as HTMLInputElement)));
 modelSelect.addEventListener('change', describeModel);
 genotypeFile.addEventListener('change', () => {
   $('file-name').textContent = genotypeFile.files?.[0] ? `Chosen: ${genotypeFile.files[0].name}` : '';

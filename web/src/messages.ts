@@ -22,6 +22,7 @@ const ERRORS: Record<string, string> = {
   invalid_23andme: 'This 23andMe file looks damaged or incomplete. Download your raw data from 23andMe again and retry.',
   invalid_vcf: 'This VCF file looks damaged or incomplete. Check that it is the right file.',
   no_variants_matched: 'None of the model’s genetic variants are in your file, so no score can be computed.',
+  invalid_csv: 'We could not read numbers from this CSV file. It should hold one reading per line (a time column is fine).',
   keys_not_recognised: 'This is not a veil key backup. Choose the file you saved with “Download a key backup”.',
   keys_incomplete: 'Choose your key backup file (or both secret.key and public.ctx).',
   key_mismatch: 'These two key files do not belong together. Choose files that were saved together.',
