@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-c
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
+import { parseConfig } from '../src/shared/config.js';
 import { jobRequestSchema, pack, parseWire, publicContextSchema, secretKeyFileSchema, unpack } from '../src/shared/wire.js';
 import { hasChromium, launchChromium, recordRequests, type Recorded, CHROMIUM_PATH } from './helpers/browser.js';
 import { syntheticGenome } from './helpers/genome.js';
@@ -249,5 +250,18 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const plain = await fetch(`${stack.apiUrl}/v1/models`, { headers: { origin: 'http://elsewhere.example' } });
     expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('VEIL_CORS_ORIGINS', () => {
+  it('is empty (CORS closed) by default and lists exact origins when set', () => {
+    expect(parseConfig({}).VEIL_CORS_ORIGINS).toEqual([]);
+    expect(parseConfig({ VEIL_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).VEIL_CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:3000']);
+  });
+
+  it('stops the start with a message naming it for a wildcard or a URL with a path', () => {
+    for (const bad of ['*', 'https://app.example.com/page', 'app.example.com']) {
+      expect(() => parseConfig({ VEIL_CORS_ORIGINS: bad })).toThrow(/VEIL_CORS_ORIGINS/);
+    }
   });
 });
