@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import { CLI_PATH } from '../src/stack/local.js';
 if (!hasChromium) console.warn(`patient page: skipped, no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`);
 
 const APP_ORIGIN = 'http://app.example';
+/** The stack has tenants, as a deployment does: the page must be given its access code. */
+const TOKEN = randomBytes(16).toString('hex');
 
 /** A number as msgpack float 32 and float 64 (whole numbers would be one byte, found anywhere). */
 function msgpackFloats(v: number): Buffer[] {
@@ -48,8 +51,8 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   };
 
   beforeAll(async () => {
-    stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN } });
-    const client = new VeilClient({ server: stack.apiUrl });
+    stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN}` } });
+    const client = new VeilClient({ server: stack.apiUrl, token: TOKEN });
     await client.addModelJson(SEED_MODEL);
     await client.addModelFile(Buffer.from(genome.model), 'pgs-page-test');
     dir = await mkdtemp(join(tmpdir(), 'veil-page-'));
@@ -72,11 +75,11 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     if (Object.keys(budget).length) console.log(`patient page budget: ${JSON.stringify(budget)}`);
   });
 
-  it('makes keys in the page on first visit and lists the server’s models', async () => {
+  it('makes keys in the page on first visit, asks for the access code, then lists the server’s models', async () => {
     await page.goto(`${stack.apiUrl}/`);
     await page.waitForSelector('body[data-keys="ready"]', { timeout: 60_000 });
-    await expect.poll(() => page.locator('[data-testid="model"] option').evaluateAll((os) => os.map((o) => (o as { value: string }).value))).toContain(SEED_MODEL.id);
     budget.keysReadyMs = Math.round(await page.evaluate(() => performance.getEntriesByName('veil:keys-ready')[0]?.startTime ?? NaN));
+    await textOf(page, 'status', /needs an access code/);
     // What came over the wire (Chromium asks for brotli), and the same files fetched as gzip.
     let br = 0;
     let gzip = 0;
@@ -89,7 +92,19 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     budget.firstLoadRequests = requests.length;
     budget.firstLoadBrotliBytes = br;
     budget.firstLoadGzipBytes = gzip;
+
+    await page.getByTestId('token').fill(TOKEN);
+    await page.getByTestId('save-token').click();
+    await textOf(page, 'status', /Access code saved/);
+    expect(await page.getByTestId('model').locator('option').evaluateAll((os) => os.map((o) => (o as { value: string }).value))).toContain(SEED_MODEL.id);
+
+    // A reload finds keys and access code in IndexedDB.
+    const keyId = (await page.getByTestId('keys-state').textContent())?.match(/key id (\w+)/)?.[1];
+    await page.reload();
+    await page.waitForSelector('body[data-keys="ready"]', { timeout: 60_000 });
+    budget.keysReadyOnReloadMs = Math.round(await page.evaluate(() => performance.getEntriesByName('veil:keys-ready')[0]?.startTime ?? NaN));
     await textOf(page, 'status', /Ready/);
+    expect((await page.getByTestId('keys-state').textContent())?.match(/key id (\w+)/)?.[1]).toBe(keyId);
   });
 
   it('scores the seed genotype typed into the page: −0.03 and probability 0.49250', async () => {
@@ -132,7 +147,7 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await writeFile(file, genome.genome);
     await writeFile(`${file}.gz`, gzipSync(genome.genome));
     await writeFile(vcf, genome.vcf);
-    const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, [CLI_PATH, '--server', stack.apiUrl, '--json', ...args])).stdout);
+    const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, [CLI_PATH, '--server', stack.apiUrl, '--token', TOKEN, '--json', ...args])).stdout);
     await cli('keygen', '--out', join(dir, 'keys'));
     const grs = (...args: string[]) => cli('grs', '--model', 'pgs-page-test', '--keys', join(dir, 'keys'), ...args);
     const from23andMe = await grs('--23andme', file);

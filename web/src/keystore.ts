@@ -1,6 +1,7 @@
 /**
- * The key pair in IndexedDB, so it survives a reload. It never leaves the device except as the
- * backup file the patient downloads; only the public context is ever sent to the service.
+ * The key pair (and the service's access code, if it needs one) in IndexedDB, so they survive a
+ * reload. The keys never leave the device except as the backup file the patient downloads; only
+ * the public context is ever sent to the service.
  */
 export interface StoredKeys {
   publicContext: Uint8Array;
@@ -9,7 +10,8 @@ export interface StoredKeys {
 
 const DB = 'veil';
 const STORE = 'keys';
-const KEY = 'owner';
+const KEYS = 'owner';
+const TOKEN = 'token';
 
 function open(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
@@ -36,9 +38,19 @@ async function run<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => I
 }
 
 export async function loadKeys(): Promise<StoredKeys | undefined> {
-  return (await run('readonly', (s) => s.get(KEY))) as StoredKeys | undefined;
+  return (await run('readonly', (s) => s.get(KEYS))) as StoredKeys | undefined;
 }
 
 export async function saveKeys(keys: StoredKeys): Promise<void> {
-  await run('readwrite', (s) => s.put(keys, KEY));
+  await run('readwrite', (s) => s.put(keys, KEYS));
+}
+
+export async function loadToken(): Promise<string | undefined> {
+  return (await run('readonly', (s) => s.get(TOKEN))) as string | undefined;
+}
+
+/** An empty token forgets the stored one. */
+export async function saveToken(token: string): Promise<void> {
+  if (token) await run('readwrite', (s) => s.put(token, TOKEN));
+  else await run('readwrite', (s) => s.delete(TOKEN));
 }

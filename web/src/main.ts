@@ -56,6 +56,10 @@ async function busy(action: () => Promise<void>): Promise<void> {
   } catch (err) {
     const e = err instanceof VeilError ? err : new VeilError('internal', String(err));
     say(explain(e.code, e.message), undefined, true);
+    if (e.code === 'unauthorized') {
+      $<HTMLDetailsElement>('access').open = true;
+      $('token').focus();
+    }
   } finally {
     for (const b of busyButtons) b.disabled = false;
   }
@@ -162,6 +166,13 @@ $('keygen').addEventListener('click', () =>
 $<HTMLInputElement>('key-import').addEventListener('change', (e) => busy(() => importKeys(e.target as HTMLInputElement)));
 $<HTMLInputElement>('values-file').addEventListener('change', (e) => busy(() => readingsFromCsv(e.target as HTMLInputElement)));
 modelSelect.addEventListener('change', describeModel);
+$('save-token').addEventListener('click', () =>
+  busy(async () => {
+    showModels(await ask({ type: 'token', token: $<HTMLInputElement>('token').value }));
+    $<HTMLInputElement>('token').value = '';
+    say('Access code saved. Ready.');
+  }),
+);
 genotypeFile.addEventListener('change', () => {
   $('file-name').textContent = genotypeFile.files?.[0] ? `Chosen: ${genotypeFile.files[0].name}` : '';
 });

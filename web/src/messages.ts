@@ -14,6 +14,7 @@ export const STAGES: Record<Stage, string> = {
 };
 
 const ERRORS: Record<string, string> = {
+  unauthorized: 'This service needs an access code. Enter the one you were given under “Access code” and press Save.',
   server_unreachable: 'We cannot reach the veil service. Check your internet connection and try again in a minute.',
   model_not_found: 'That risk model is no longer on the service. Reload the page to see the current list.',
   wrong_length: 'The number of values does not match the model. Enter one value per variant of the model, in its order.',

@@ -16,6 +16,8 @@ export type Request =
   | { type: 'export-keys' }
   | { type: 'import-keys'; files: { name: string; bytes: Uint8Array }[] }
   | { type: 'models' }
+  /** The access code (bearer token) of a service that has VEIL_TOKENS; answered with the models. */
+  | { type: 'token'; token: string }
   | { type: 'grs'; modelId: string; dosages: number[] }
   | { type: 'grs-file'; modelId: string; fileName: string; bytes: Uint8Array }
   | { type: 'mean'; values: number[] };

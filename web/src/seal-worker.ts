@@ -13,7 +13,7 @@ import { submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome
 import { VeilError } from '../../src/shared/errors.js';
 import { readLines } from '../../src/shared/lines.js';
 import { packBackup, unpackKeyFiles } from './backup.js';
-import { loadKeys, saveKeys, type StoredKeys } from './keystore.js';
+import { loadKeys, loadToken, saveKeys, saveToken, type StoredKeys } from './keystore.js';
 import type { FromWorker, GrsResult, Reply, Request, Stage, ToWorker } from './protocol.js';
 
 // The page's CSP has no 'unsafe-eval': tell zod up front instead of letting it probe with new Function.
@@ -25,7 +25,12 @@ interface WorkerScope {
   location: Location;
 }
 const scope = self as unknown as WorkerScope;
-const client = new VeilClient({ server: scope.location.origin });
+const clientFor = (token: string | undefined) => new VeilClient({ server: scope.location.origin, token: token || undefined });
+let client = clientFor(undefined);
+// The access code is read before the first request (models and keys are asked for together).
+const tokenLoaded = loadToken().then((token) => {
+  client = clientFor(token);
+});
 
 let keys: StoredKeys | undefined;
 let owner: Owner | undefined;
@@ -90,7 +95,12 @@ async function scoreFile(modelId: string, bytes: Uint8Array, progress: (stage: S
 
 const scoreOf = (o: GrsOutcome) => ({ score: o.score, ...(o.probability !== undefined ? { probability: o.probability } : {}) });
 
+async function listModels(): Promise<Reply> {
+  return { type: 'models', models: (await client.listModels()).map(({ modelId, name, variants, link }) => ({ modelId, name, variants, link })) };
+}
+
 async function handle(request: Request, progress: (stage: Stage, fraction?: number) => void): Promise<Reply> {
+  await tokenLoaded;
   switch (request.type) {
     case 'start': {
       progress('keys');
@@ -110,8 +120,12 @@ async function handle(request: Request, progress: (stage: Stage, fraction?: numb
       await saveKeys(next);
       return { type: 'keys', contextId: o.contextId, made: false };
     }
+    case 'token':
+      await saveToken(request.token.trim());
+      client = clientFor(request.token.trim());
+      return listModels();
     case 'models':
-      return { type: 'models', models: (await client.listModels()).map(({ modelId, name, variants, link }) => ({ modelId, name, variants, link })) };
+      return listModels();
     case 'grs': {
       const outcome = await scoreDosages(request.modelId, request.dosages, progress);
       return { type: 'grs', result: { ...scoreOf(outcome), variantsUsed: request.dosages.length, variantsMissing: 0, skipped: {} } };
