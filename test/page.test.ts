@@ -171,10 +171,26 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   });
 
   it('says what is wrong in plain words', async () => {
-    await page.getByTestId('genotype-file').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('dear diary\n') });
+    // A file dropped on the page, as a person would: it is taken as the chosen genotype file.
+    // (A string: this runs in the page, and the tests are typed without the DOM library.)
+    const dropped = await page.evaluateHandle(`(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dear diary\\n'], 'notes.txt', { type: 'text/plain' }));
+      return dt;
+    })()`);
+    await page.locator('#drop').dispatchEvent('drop', { dataTransfer: dropped });
+    await textOf(page, 'file-name', /notes\.txt/);
     await page.getByTestId('compute').click();
     await textOf(page, 'status', /could not recognise this file/);
     await page.getByTestId('genotype-file').setInputFiles([]);
+
+    // A model removed since the list was loaded.
+    await page.evaluate(`document.querySelector('[data-testid="model"]').append(new Option('gone', 'model-gone'))`);
+    await page.getByTestId('model').selectOption('model-gone');
+    await page.getByTestId('genotype').fill('1, 0');
+    await page.getByTestId('compute').click();
+    await textOf(page, 'status', /no longer on the service/);
+
     await page.getByTestId('model').selectOption(SEED_MODEL.id);
     await page.getByTestId('genotype').fill('1, 0, 2');
     await page.getByTestId('compute').click();
@@ -265,6 +281,13 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const plain = await fetch(`${stack.apiUrl}/v1/models`, { headers: { origin: 'http://elsewhere.example' } });
     expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('says so when the service cannot be reached', async () => {
+    await stack.close(); // afterAll's close is then a no-op
+    await page.getByTestId('genotype').fill(SEED_GENOTYPE.join(', '));
+    await page.getByTestId('compute').click();
+    await textOf(page, 'status', /cannot reach the veil service/);
   });
 });
 
