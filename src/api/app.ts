@@ -1,12 +1,14 @@
 import express, { type Express } from 'express';
 import { VeilError } from '../shared/errors.js';
 import { authenticate } from './auth.js';
+import { corsFor } from './cors.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler } from './http.js';
 import { contextRoutes } from './routes/contexts.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
+import { pageRoutes } from './page.js';
 
 /** The intake API as an Express app; server.ts gives it a socket and a lifecycle. */
 export function createApp(deps: ApiDeps): Express {
@@ -42,7 +44,10 @@ export function createApp(deps: ApiDeps): Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  app.use(pageRoutes());
+
   const v1 = express.Router();
+  v1.use(corsFor(deps.config.VEIL_CORS_ORIGINS)); // before auth: a preflight carries no token
   v1.use(authenticate(deps.config.VEIL_TOKENS));
   v1.use('/contexts', contextRoutes(deps));
   v1.use('/jobs', jobRoutes(deps));

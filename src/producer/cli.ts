@@ -7,7 +7,7 @@ import { VeilClient } from './client.js';
 import type { Owner } from './crypto.js';
 import { registerDatasetCommands } from './cli-dataset.js';
 import { registerGrsCommand } from './cli-grs.js';
-import { parseNumbers } from './cli-context.js';
+import { csvColumn, parseNumbers } from './cli-context.js';
 import { finish, withOwner, submitMean, waitAndFinish, writeKeys } from './sdk.js';
 
 /** `veil`: the data owner's CLI, and the service's role commands (api, worker, scheduler). */
@@ -29,16 +29,7 @@ function output(obj: Record<string, unknown>, human?: string): void {
 }
 
 async function readCsvColumn(file: string, column?: string): Promise<number[]> {
-  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).filter((l) => l.trim() !== '');
-  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-  const headerIsText = header.some((h) => h !== '' && !Number.isFinite(Number(h)));
-  const idx = column === undefined ? (headerIsText ? header.findIndex((h) => h !== '' && !/^(time|date|timestamp|at)$/i.test(h)) : 0) : header.indexOf(column);
-  if (idx < 0) throw new VeilError('invalid_input', `${file}: no column '${column}' (columns: ${header.join(', ')})`);
-  return (headerIsText ? lines.slice(1) : lines).map((l, i) => {
-    const v = Number(l.split(',')[idx]);
-    if (!Number.isFinite(v)) throw new VeilError('invalid_input', `${file}: line ${i + (headerIsText ? 2 : 1)} has no number in column ${idx + 1}`);
-    return v;
-  });
+  return csvColumn(await readFile(file, 'utf8'), file, column);
 }
 
 program

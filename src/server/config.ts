@@ -45,6 +45,12 @@ const envSchema = z.object({
   DATASET_RETENTION_DAYS: intIn(1, 3650).default(400),
   /** How often the scheduler role reconciles report schedules with BullMQ's job schedulers. */
   SCHEDULE_RECONCILE_MS: intIn(200, 3_600_000).default(30_000),
+  /** Origins (scheme://host[:port]) whose pages may call the API from a browser; none by default. */
+  VEIL_CORS_ORIGINS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s,]+$/, "must be a comma-separated list of origins such as https://app.example.com (no path, no '*')")))
+    .default([]),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

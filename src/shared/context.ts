@@ -55,7 +55,8 @@ export function loadPublicContext(seal: Seal, bytes: Uint8Array): EvalContext {
   const parsed: PublicContext = parseWire(publicContextSchema, raw, 'public context');
   const preset = getPreset(parsed.preset);
   const expected = presetParmsBytes(seal, preset);
-  if (!Buffer.from(expected).equals(Buffer.from(parsed.parms))) {
+  // Compared byte by byte rather than with Buffer: the browser page loads contexts too.
+  if (expected.length !== parsed.parms.length || expected.some((b, i) => b !== parsed.parms[i])) {
     throw new InvalidInputError(
       'unsupported_parameters',
       `the parameters are not those of preset ${preset.id}; veil accepts only its presets (all 128-bit secure): regenerate keys with veil keygen`,
