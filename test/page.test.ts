@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-c
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
-import { parseConfig } from '../src/shared/config.js';
+import { parseConfig } from '../src/server/config.js';
 import { jobRequestSchema, pack, parseWire, publicContextSchema, secretKeyFileSchema, unpack } from '../src/shared/wire.js';
 import { hasChromium, launchChromium, recordRequests, type Recorded, CHROMIUM_PATH } from './helpers/browser.js';
 import { syntheticGenome } from './helpers/genome.js';
