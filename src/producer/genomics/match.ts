@@ -37,14 +37,19 @@ export interface Progress {
   records: number;
 }
 
-export interface VcfMatchOptions extends MatchFilters, Pick<VcfOptions, 'dosageField' | 'haploidCopies'> {
+/** Not for callers: tests start the dosage buffer tiny so that it grows at many different rows. */
+interface BufferOptions {
+  initialRows?: number;
+}
+
+export interface VcfMatchOptions extends MatchFilters, BufferOptions, Pick<VcfOptions, 'dosageField' | 'haploidCopies'> {
   /** Sample names to return, in this order; default all, in file order. */
   samples?: string[];
   noMeanImputation?: boolean;
   onProgress?: (p: Progress) => void;
 }
 
-export interface TwentyThreeMatchOptions extends MatchFilters, Pick<VcfOptions, 'haploidCopies'> {
+export interface TwentyThreeMatchOptions extends MatchFilters, BufferOptions, Pick<VcfOptions, 'haploidCopies'> {
   /** Name reported in `samples` (default `sample`). */
   sampleName?: string;
   onProgress?: (p: Progress) => void;
@@ -109,7 +114,7 @@ export async function matchVcf(model: ModelVariants, input: TextInput, opts: Vcf
     const chosen = chooseSamples(reader.samples, opts.samples);
     const n = reader.samples.length;
     const [alt, ploidy, effect] = [new Float64Array(n), new Uint8Array(n), new Float64Array(n)];
-    const rows = new DosageRows(model.variants.length, chosen.length);
+    const rows = new DosageRows(model.variants.length, chosen.length, opts.initialRows);
     for await (const rec of reader.records()) {
       records++;
       const locus = index.byLocus.get(`${rec.chrom}:${rec.pos}`) ?? -1;
@@ -142,11 +147,10 @@ export async function matchVcf(model: ModelVariants, input: TextInput, opts: Vcf
         }
         // PLINK's mean imputation: 2p = sum / (2 × called) × 2.
         const fill = opts.noMeanImputation || called === 0 ? 0 : sum / called;
-        const row = rows.add(i);
-        for (let k = 0; k < chosen.length; k++) {
+        rows.add(i, (k) => {
           const d = effect[chosen[k]!]!;
-          rows.data[row * chosen.length + k] = Number.isNaN(d) ? fill : d;
-        }
+          return Number.isNaN(d) ? fill : d;
+        });
         index.status[i] = USED;
       };
       for (let i = locus; i >= 0; i = index.nextAtLocus[i]!) {
@@ -175,7 +179,7 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
     const modelBuild = modelGenomeBuild(model.metadata ?? {});
     const positions = modelBuild === undefined || modelBuild === (reader.build ?? '37');
     const index = new VariantIndex(model.variants, positions ? '23andme' : '23andme-rsid-only');
-    const rows = new DosageRows(model.variants.length, 1);
+    const rows = new DosageRows(model.variants.length, 1, opts.initialRows);
     const byRsid = new Uint8Array(model.variants.length); // 1 when an rsID row decided the variant
     const copies = opts.haploidCopies ?? 2;
     for await (const row of reader.rows()) {
@@ -190,7 +194,7 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
         const outcome = exclusion(opts, row.chrom, v.effectAllele, v.otherAllele) || (dose < 0 ? -dose : USED);
         if (previous === (viaRsid ? 'rsid' : 'position')) {
           // A second row of the same kind (e.g. an rs and an i ID at one position): fine if it agrees.
-          const agrees = outcome === s && (outcome !== USED || rows.data[rows.rowOf[i]!] === dose);
+          const agrees = outcome === s && (outcome !== USED || rows.get(i, 0) === dose);
           if (!agrees) index.duplicate(i, rows);
           return;
         }
@@ -198,7 +202,7 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
         rows.release(i);
         index.status[i] = outcome;
         if (viaRsid) byRsid[i] = 1;
-        if (outcome === USED) rows.data[rows.add(i)] = dose;
+        if (outcome === USED) rows.add(i, () => dose);
       };
       for (let i = index.byRsid.get(row.id) ?? -1; i >= 0; i = index.nextWithRsid[i]!) consider(i, true);
       for (let i = index.byLocus.get(`${row.chrom}:${row.pos}`) ?? -1; i >= 0; i = index.nextAtLocus[i]!) consider(i, false);
@@ -210,24 +214,31 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
 }
 
 /**
- * Copies of the effect allele in a 23andMe genotype, or −(status) when its letters are not all
- * within {effect, other}. D/I stand for the shorter/longer allele of an indel. A single letter is
- * a haploid call, counted `copies` times (PLINK stores haploid calls as homozygous). Without an
- * other allele only the effect allele can be checked: other letters count as non-effect.
+ * Copies of the effect allele in a 23andMe genotype, or −ALLELE_MISMATCH. D/I stand for the
+ * shorter/longer allele of an indel. A single letter is a haploid call, counted `copies` times
+ * (PLINK stores haploid calls as homozygous).
+ *
+ * A letter outside {effect, other} is a third allele of a multi-allelic site (a 1000 Genomes
+ * person at G/A/T is `AT`): it counts as a non-effect copy, as PLINK 2 counts it on the split
+ * biallelic rows when the effect allele is an ALT. (Where the effect allele is the REF, PLINK
+ * reads the other row's ALT as REF, i.e. as an effect copy; the letters say better.) But when
+ * no letter is the effect or the other allele the genotype is not used: for an SNV that is not
+ * A/T or C/G, the other strand's letters are exactly the two outside the pair, and we never flip
+ * (`TC` at an A/G variant may be AG read backwards). A mixed genotype cannot be a strand flip.
+ * Without an other allele only the effect allele can be checked: any other letter is non-effect.
  */
 function effectCopies(genotype: string, v: ModelVariant, copies: number): number {
   const { effectAllele: e, otherAllele: o } = v;
+  const indel = o !== undefined && o.length !== e.length;
+  const [shorter, longer] = o !== undefined && o.length < e.length ? [o, e] : [e, o];
   let count = 0;
+  let known = o === undefined;
   for (const letter of genotype) {
-    let allele: string | undefined = letter;
-    if (letter === 'D' || letter === 'I') {
-      const indel = o !== undefined && o.length !== e.length;
-      const [short, long] = o !== undefined && o.length < e.length ? [o, e] : [e, o];
-      allele = indel ? (letter === 'D' ? short : long) : undefined;
-    }
+    const allele = letter === 'D' || letter === 'I' ? (indel ? (letter === 'D' ? shorter : longer) : undefined) : letter;
     if (allele === e) count++;
-    else if (allele === undefined || (o !== undefined && allele !== o)) return -ALLELE_MISMATCH;
+    if (allele === e || allele === o) known = true;
   }
+  if (!known) return -ALLELE_MISMATCH;
   return genotype.length === 1 ? count * copies : count;
 }
 
@@ -301,29 +312,41 @@ class VariantIndex {
   }
 }
 
-/** Dosage rows of used variants (row-major: one value per chosen sample), grown by doubling. */
+/**
+ * Dosage rows of used variants (row-major: one value per chosen sample), grown by doubling. The
+ * buffer is private: a row is written only inside add(), after any growth, so no caller can hold
+ * the array that growth replaces (`rows.data[rows.add(i)] = d` once wrote every 64th dosage there).
+ */
 class DosageRows {
-  data: Float64Array;
-  readonly rowOf: Int32Array;
+  private data: Float64Array;
+  private readonly rowOf: Int32Array;
   private count = 0;
 
   constructor(
     modelSize: number,
     private readonly width: number,
+    initialRows = 64,
   ) {
     this.rowOf = new Int32Array(modelSize).fill(-1);
-    this.data = new Float64Array(Math.max(1, width) * 64);
+    this.data = new Float64Array(Math.max(1, width) * Math.max(1, initialRows));
   }
 
-  /** A new row for model variant i; returns its index. */
-  add(i: number): number {
+  /** A new row for model variant i, holding valueOf(k) for chosen sample k. */
+  add(i: number, valueOf: (k: number) => number): void {
     if ((this.count + 1) * this.width > this.data.length) {
       const grown = new Float64Array(this.data.length * 2);
       grown.set(this.data);
       this.data = grown;
     }
-    this.rowOf[i] = this.count;
-    return this.count++;
+    const start = this.count * this.width;
+    for (let k = 0; k < this.width; k++) this.data[start + k] = valueOf(k);
+    this.rowOf[i] = this.count++;
+  }
+
+  /** Variant i's dosage for chosen sample k, or undefined when it has no row. */
+  get(i: number, k: number): number | undefined {
+    const r = this.rowOf[i]!;
+    return r < 0 ? undefined : this.data[r * this.width + k];
   }
 
   release(i: number): void {
@@ -332,10 +355,7 @@ class DosageRows {
 
   sampleVector(s: number): Float64Array {
     const out = new Float64Array(this.rowOf.length);
-    for (let i = 0; i < out.length; i++) {
-      const r = this.rowOf[i]!;
-      if (r >= 0) out[i] = this.data[r * this.width + s]!;
-    }
+    for (let i = 0; i < out.length; i++) out[i] = this.get(i, s) ?? 0;
     return out;
   }
 }
