@@ -17,8 +17,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import type { ModelVariant } from '../../src/shared/model.js';
-import { dataPath } from './data.js';
+import type { ModelDefinition, ModelVariant } from '../../src/shared/model.js';
+import { dataPath, readTable } from './data.js';
 
 export interface SiteRow {
   ref: string;
@@ -133,6 +133,69 @@ export function twentyThreeText(cohort: Cohort, j: number, letters = sampleLette
     '',
   ].join('\n');
 }
+
+/**
+ * Effect-allele dosage PLINK 2 --score gives sample j at a model variant (data README §3): the one
+ * row at its position whose {REF, ALT} is {effect, other}; a haploid call is homozygous; a missing
+ * call counts 0 (no-mean-imputation). 0 when no row matches: PLINK skips the variant.
+ */
+function plinkDose(v: ModelVariant, site: Site | undefined, j: number): number {
+  const row = site?.rows.find((r) => (r.ref === v.effectAllele && r.alt === v.otherAllele) || (r.alt === v.effectAllele && r.ref === v.otherAllele));
+  if (!row) return 0;
+  const gt = row.calls[j]!; // biallelic: `0`, `1`, `0|1`, `./.`, …
+  if (gt.includes('.')) return 0;
+  const alt = gt.length === 1 ? (gt === '1' ? 2 : 0) : Number(gt[0] === '1') + Number(gt[2] === '1');
+  return row.alt === v.effectAllele ? alt : 2 - alt;
+}
+
+/**
+ * What the 23andMe files must score: PLINK 2's score_sum (a VCF oracle) plus, at the few variants
+ * where one genotype per position cannot say what PLINK's split rows say, the difference between
+ * the letters' dosage and PLINK's row dosage:
+ * - effect = REF at a split multi-allelic site: PLINK reads a haplotype carrying another row's ALT
+ *   as REF (bcftools norm -m- writes 0 there), the letters say it is that other base;
+ * - a site whose rows never pair with {effect, other} (X:70897171 is T/C and T/TAG, the model
+ *   T/G): PLINK skips it, but `TT` at a T/G variant is two copies of T in a 23andMe file;
+ * - the two haplotypes written as a no-call (see cohort-23andme.ts).
+ * variantsUsed: model variants whose rsID (or position) is in the file with a call whose letters
+ * include the effect or the other allele.
+ */
+export class Oracle {
+  /** Model variants where the letters and PLINK's per-row reading disagree for some sample. */
+  readonly divergent = new Set<number>();
+  samplesCorrected = 0;
+  private readonly siteOf: (number | undefined)[];
+
+  constructor(
+    private readonly model: ModelDefinition,
+    private readonly cohort: Cohort,
+    private readonly plink: Map<string, number>,
+  ) {
+    this.siteOf = siteIndex(model, cohort);
+  }
+
+  expect(j: number, letters: (string[] | undefined)[]): { score: number; variantsUsed: number } {
+    let correction = 0;
+    let variantsUsed = 0;
+    this.model.variants.forEach((v, i) => {
+      const k = this.siteOf[i];
+      const dose = k === undefined ? undefined : letterDose(v, letters[k]);
+      if (dose !== undefined) variantsUsed++;
+      const delta = (dose ?? 0) - plinkDose(v, k === undefined ? undefined : this.cohort.sites[k], j);
+      if (delta !== 0) {
+        this.divergent.add(i);
+        correction += this.model.weights[i]! * delta;
+      }
+    });
+    const plink = this.plink.get(this.cohort.samples[j]!);
+    if (plink === undefined) throw new Error(`no PLINK 2 score for ${this.cohort.samples[j]}`);
+    if (correction !== 0) this.samplesCorrected++;
+    return { score: plink + correction, variantsUsed };
+  }
+}
+
+/** A column of a PLINK 2 expected-scores table, by sample. */
+export const plinkScores = (file: string, col: string): Map<string, number> => new Map(readTable(file).map((r) => [r.sample_id!, Number(r[col])]));
 
 /** A reproducible shuffle of 0..n-1 (xorshift32 + Fisher-Yates). */
 export function shuffled(n: number, seed: number): number[] {
