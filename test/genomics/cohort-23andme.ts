@@ -73,6 +73,13 @@ const isSnv = (r: SiteRow) => r.ref.length === 1 && r.alt.length === 1;
 /** Sample j's letters at a site (1 for a haploid call, 2 for a diploid one), or undefined for a no-call. */
 export function siteLetters(site: Site, j: number): string[] | undefined {
   // Biallelic rows: a GT is one allele index (haploid) or two around '/' or '|', each 0, 1 or '.'.
+  if (site.rows.length === 1 && isSnv(site.rows[0]!)) {
+    // Most sites: one SNV row, letters straight from the GT (the general case below is slow).
+    const { ref, alt, calls } = site.rows[0]!;
+    const g = calls[j]!;
+    if (g.includes('.')) return undefined;
+    return g.length === 1 ? [g === '1' ? alt : ref] : [g[0] === '1' ? alt : ref, g[2] === '1' ? alt : ref];
+  }
   const gts = site.rows.map((r) => r.calls[j]!);
   if (gts.some((g) => g.includes('.'))) return undefined;
   const ploidy = gts[0]!.length === 1 ? 1 : 2;

@@ -14,6 +14,8 @@ warnIfNoData('matcher properties on real genotypes');
  * depend on how big its internal buffers start (growth happens at other rows), on the order of
  * the file's rows, or on the size of the model.
  */
+/** A million-row file: tens of seconds when the 2 cores are shared. */
+const SLOW = 600_000;
 const CAPACITIES = [1, 2, 3, undefined]; // undefined: the matcher's default
 const load = async (file: string) => (await parsePgsScoringFile(createReadStream(dataPath(file)))).model;
 
@@ -100,7 +102,7 @@ describe('model size: a 1,000,000-variant model with every variant in the file',
     console.info(`23andMe, ${N} variants: matched in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     expect(m.variantsUsed).toBe(N);
     expect(dot(weights, m.dosages(0))).toBe(expected[0]);
-  });
+  }, SLOW);
 
   it('VCF (3 samples): Σ wᵢ·dᵢ exactly for each', async () => {
     const { model, weights, dosages, expected } = bigModel(N, 3);
@@ -118,7 +120,7 @@ describe('model size: a 1,000,000-variant model with every variant in the file',
     console.info(`VCF, ${N} variants × 3 samples: matched in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     expect(m.variantsUsed).toBe(N);
     expected.forEach((want, s) => expect(dot(weights, m.dosages(s)), `sample ${s}`).toBe(want));
-  });
+  }, SLOW);
 });
 
 describe.skipIf(!hasData)('VCF matcher properties (real cohorts)', () => {
