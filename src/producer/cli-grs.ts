@@ -65,7 +65,7 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
     .option('--vcf <file>', 'VCF (plain or bgzip), matched to the model like PLINK 2 --score')
     .option('--sample <name>', 'the VCF sample to score')
     .option('--all-samples', 'score every sample of the VCF (one JSON line or TSV row each)')
-    .option('--23andme <file>', '23andMe raw data (GRCh37)')
+    .option('--23andme <file>', '23andMe raw data (positions on the build its header names, GRCh37 if none)')
     .option('--no-mean-imputation', 'missing calls count 0 (default: 2 × the effect-allele frequency, as PLINK 2)')
     .option('--ds', 'use the VCF DS (dosage) field instead of GT, like plink2 --vcf dosage=DS')
     .option('--autosomes-only', 'use chr1-22 only')

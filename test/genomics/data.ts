@@ -3,9 +3,12 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
-/** The real PGS test data (PGS Catalog files, 1000 Genomes/CINECA VCFs, PLINK 2 scores), kept outside the repo. */
+/**
+ * The real PGS test data (PGS Catalog files, 1000 Genomes/CINECA VCFs, PLINK 2 scores), kept outside
+ * the repo: ../shared/data/pgs, or VEIL_PGS_DATA (a git worktree has no ../shared next to it).
+ */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DATA_DIR = resolve(root, '..', 'shared', 'data', 'pgs');
+export const DATA_DIR = process.env.VEIL_PGS_DATA ? resolve(process.env.VEIL_PGS_DATA) : resolve(root, '..', 'shared', 'data', 'pgs');
 export const hasData = existsSync(DATA_DIR);
 
 export function warnIfNoData(suite: string): void {

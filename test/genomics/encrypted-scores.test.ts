@@ -10,6 +10,7 @@ import { matchVcf, type VcfMatchOptions } from '../../src/producer/genomics/matc
 import { scoreSamples } from '../../src/producer/genomics/score.js';
 import { parsePgsScoringFile } from '../../src/shared/pgs.js';
 import { useStackWithOwner } from '../helpers/stack.js';
+import { Oracle, plinkScores, readCohort, sampleLetters, twentyThreeText } from './cohort-23andme.js';
 import { dataPath, hasData, readTable, warnIfNoData } from './data.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,5 +80,36 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
     expect(raw).toMatchObject({ variantsUsed: 2, variantsMissing: 833 });
     const { model: local } = await parsePgsScoringFile(createReadStream(dataPath('PGS001229_22.txt')));
     expect(Math.abs(raw.score - (2 * local.weights[0]! + local.weights[1]!))).toBeLessThan(1e-9);
+  });
+
+  it('veil grs --23andme on files written from both real cohorts equals PLINK 2 (male chrX, indels, missing calls)', async () => {
+    const veil = async (...args: string[]) => JSON.parse((await exec(process.execPath, ['bin/veil.js', '--server', f.stack.apiUrl, '--json', ...args], { cwd: ROOT })).stdout.trim().split('\n').pop()!);
+    const dir = await mkdtemp(join(tmpdir(), 'veil-23andme-'));
+    const cohorts = [
+      // HG00096 is male (haploid chrX calls), HG00097 female; both carry the per-site corrections.
+      { modelId: 'PGS000586', model: 'PGS000586_hmPOS_GRCh38.txt.gz', vcf: 'PGS000586_GRCh38.vcf.gz', build: '38', plink: plinkScores('expected_scores.tsv', 'score_sum'), samples: ['HG00096', 'HG00097'] },
+      // HG00096: 829 variants, the 7 indels as D/I, no missing call (PLINK 2: 0.331803); HG00099: one missing call.
+      { modelId: 'PGS001229', model: 'PGS001229_22.txt', vcf: 'cineca_synthetic_subset.vcf.gz', build: '37', plink: plinkScores('expected_scores_PGS001229_22_cineca.tsv', 'score_sum_no_mean_imputation'), samples: ['HG00096_HG00096', 'HG00099_HG00099'] },
+    ] as const;
+    try {
+      for (const c of cohorts) {
+        const { model } = await parsePgsScoringFile(createReadStream(dataPath(c.model)));
+        const cohort = readCohort(c.vcf, c.build);
+        const oracle = new Oracle(model, cohort, c.plink);
+        for (const sample of c.samples) {
+          const j = cohort.samples.indexOf(sample);
+          const letters = sampleLetters(cohort, j);
+          if (sample === 'HG00096') expect(letters[cohort.sites.findIndex((s) => s.chrom === 'X')], 'a male: one letter on chrX').toHaveLength(1);
+          const file = join(dir, `${sample}.txt`);
+          await writeFile(file, twentyThreeText(cohort, j, letters));
+          const want = oracle.expect(j, letters);
+          const got = await veil('grs', '--model', c.modelId, '--keys', f.keyDir, '--23andme', file);
+          expect(got, sample).toMatchObject({ modelId: c.modelId, variantsUsed: want.variantsUsed, variantsMissing: model.variants.length - want.variantsUsed });
+          expect(Math.abs(got.score - want.score), `${sample}: ${got.score} vs ${want.score}`).toBeLessThan(1e-4);
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -88,6 +88,23 @@ describe.skipIf(!hasData)('23andMe matching (synthetic file, real PGS001229 vari
     expect(on38.variantsUsed).toBe(5);
   });
 
+  it('a letter outside {effect, other} is a third allele (non-effect), unless no letter is in the pair', async () => {
+    const m = await matchFile(
+      [
+        line('rs5746679', '22', posOf('rs5746679'), 'GT'), // G/A, effect G: 1 (T: a third allele)
+        line('rs165636', '22', posOf('rs165636'), 'CT'), // A/C, effect A: 0
+        line('rs2192430', '22', posOf('rs2192430'), 'TC'), // A/G: neither letter, maybe the other strand: not used
+        line('rs5844480', '22', posOf('rs5844480'), 'DA'), // indel AG/A: D is A, the other allele: 0
+        line('rs2845402', '22', posOf('rs2845402'), 'DI'), // SNV C/T: D/I name no base: not used
+        '',
+      ].join('\n'),
+    );
+    const d = m.dosages(0);
+    expect([d[at('rs5746679')], d[at('rs165636')], d[at('rs5844480')]]).toEqual([1, 0, 0]);
+    expect(m.variantsUsed).toBe(3);
+    expect(m.reasons.allele_mismatch).toBe(2);
+  });
+
   it('reads the build from the header and rejects files that are not 23andMe', async () => {
     const reader = await TwentyThreeReader.open(Buffer.from(genome()));
     expect(reader.build).toBe('37');

@@ -16,6 +16,23 @@ import type { TextInput } from '../../shared/lines.js';
 import { modelGenomeBuild } from '../../shared/pgs.js';
 import { TwentyThreeReader } from './twentythree.js';
 import { VcfReader, type VcfOptions } from './vcf.js';
+import {
+  ALLELE_MISMATCH,
+  DosageRows,
+  DUPLICATE_IN_MODEL,
+  DUPLICATE_RECORD,
+  EXCLUDED_CHROMOSOME,
+  MULTIALLELIC,
+  NO_CALL,
+  NOT_FOUND,
+  result,
+  STRAND_AMBIGUOUS,
+  USED,
+  VariantIndex,
+  type GenotypeMatch,
+} from './variant-index.js';
+
+export type { GenotypeMatch, SkipReason } from './variant-index.js';
 
 /** A ModelDefinition, or just its variants (metadata tells a 23andMe match the model's build). */
 export interface ModelVariants {
@@ -37,66 +54,22 @@ export interface Progress {
   records: number;
 }
 
-export interface VcfMatchOptions extends MatchFilters, Pick<VcfOptions, 'dosageField' | 'haploidCopies'> {
+/** Not for callers: tests start the dosage buffer tiny so that it grows at many different rows. */
+interface BufferOptions {
+  initialRows?: number;
+}
+
+export interface VcfMatchOptions extends MatchFilters, BufferOptions, Pick<VcfOptions, 'dosageField' | 'haploidCopies'> {
   /** Sample names to return, in this order; default all, in file order. */
   samples?: string[];
   noMeanImputation?: boolean;
   onProgress?: (p: Progress) => void;
 }
 
-export interface TwentyThreeMatchOptions extends MatchFilters, Pick<VcfOptions, 'haploidCopies'> {
+export interface TwentyThreeMatchOptions extends MatchFilters, BufferOptions, Pick<VcfOptions, 'haploidCopies'> {
   /** Name reported in `samples` (default `sample`). */
   sampleName?: string;
   onProgress?: (p: Progress) => void;
-}
-
-/** Why a model variant was not used. */
-export type SkipReason =
-  | 'not_found' // no record at its chr:pos or with its rsID
-  | 'allele_mismatch' // found, but with other alleles (no strand flipping)
-  | 'multiallelic' // only multi-allelic records there
-  | 'duplicate_record' // matched by two records that disagree (PLINK 2 errors)
-  | 'duplicate_in_model' // the model lists the same variant and effect allele twice (PLINK 2 errors)
-  | 'no_match_key' // neither an rsID nor chr:pos with both alleles
-  | 'excluded_chromosome' // autosomesOnly
-  | 'strand_ambiguous' // excludeAmbiguous
-  | 'no_call' // 23andMe `--`
-  | 'build_mismatch'; // 23andMe: matchable only by position, and the builds differ
-
-/** A model variant's status is its reason's index here, or USED. */
-const REASONS: readonly SkipReason[] = [
-  'not_found',
-  'allele_mismatch',
-  'multiallelic',
-  'duplicate_record',
-  'duplicate_in_model',
-  'no_match_key',
-  'excluded_chromosome',
-  'strand_ambiguous',
-  'no_call',
-  'build_mismatch',
-];
-const NOT_FOUND = 0;
-const ALLELE_MISMATCH = 1;
-const MULTIALLELIC = 2;
-const DUPLICATE_RECORD = 3;
-const DUPLICATE_IN_MODEL = 4;
-const NO_MATCH_KEY = 5;
-const EXCLUDED_CHROMOSOME = 6;
-const STRAND_AMBIGUOUS = 7;
-const NO_CALL = 8;
-const BUILD_MISMATCH = 9;
-const USED = 255;
-
-export interface GenotypeMatch {
-  samples: string[];
-  variantsUsed: number;
-  /** Model variants not used (= model size − variantsUsed), broken down in `reasons`. */
-  variantsMissing: number;
-  reasons: Partial<Record<SkipReason, number>>;
-  records: number;
-  /** Effect-allele dosages of samples[s] in model order, 0 for unused variants. */
-  dosages(s: number): Float64Array;
 }
 
 /** One pass over a VCF: a dosage row (one value per chosen sample) per used model variant. */
@@ -109,7 +82,7 @@ export async function matchVcf(model: ModelVariants, input: TextInput, opts: Vcf
     const chosen = chooseSamples(reader.samples, opts.samples);
     const n = reader.samples.length;
     const [alt, ploidy, effect] = [new Float64Array(n), new Uint8Array(n), new Float64Array(n)];
-    const rows = new DosageRows(model.variants.length, chosen.length);
+    const rows = new DosageRows(model.variants.length, chosen.length, opts.initialRows);
     for await (const rec of reader.records()) {
       records++;
       const locus = index.byLocus.get(`${rec.chrom}:${rec.pos}`) ?? -1;
@@ -142,11 +115,10 @@ export async function matchVcf(model: ModelVariants, input: TextInput, opts: Vcf
         }
         // PLINK's mean imputation: 2p = sum / (2 × called) × 2.
         const fill = opts.noMeanImputation || called === 0 ? 0 : sum / called;
-        const row = rows.add(i);
-        for (let k = 0; k < chosen.length; k++) {
+        rows.add(i, (k) => {
           const d = effect[chosen[k]!]!;
-          rows.data[row * chosen.length + k] = Number.isNaN(d) ? fill : d;
-        }
+          return Number.isNaN(d) ? fill : d;
+        });
         index.status[i] = USED;
       };
       for (let i = locus; i >= 0; i = index.nextAtLocus[i]!) {
@@ -175,7 +147,7 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
     const modelBuild = modelGenomeBuild(model.metadata ?? {});
     const positions = modelBuild === undefined || modelBuild === (reader.build ?? '37');
     const index = new VariantIndex(model.variants, positions ? '23andme' : '23andme-rsid-only');
-    const rows = new DosageRows(model.variants.length, 1);
+    const rows = new DosageRows(model.variants.length, 1, opts.initialRows);
     const byRsid = new Uint8Array(model.variants.length); // 1 when an rsID row decided the variant
     const copies = opts.haploidCopies ?? 2;
     for await (const row of reader.rows()) {
@@ -190,7 +162,7 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
         const outcome = exclusion(opts, row.chrom, v.effectAllele, v.otherAllele) || (dose < 0 ? -dose : USED);
         if (previous === (viaRsid ? 'rsid' : 'position')) {
           // A second row of the same kind (e.g. an rs and an i ID at one position): fine if it agrees.
-          const agrees = outcome === s && (outcome !== USED || rows.data[rows.rowOf[i]!] === dose);
+          const agrees = outcome === s && (outcome !== USED || rows.get(i, 0) === dose);
           if (!agrees) index.duplicate(i, rows);
           return;
         }
@@ -198,7 +170,7 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
         rows.release(i);
         index.status[i] = outcome;
         if (viaRsid) byRsid[i] = 1;
-        if (outcome === USED) rows.data[rows.add(i)] = dose;
+        if (outcome === USED) rows.add(i, () => dose);
       };
       for (let i = index.byRsid.get(row.id) ?? -1; i >= 0; i = index.nextWithRsid[i]!) consider(i, true);
       for (let i = index.byLocus.get(`${row.chrom}:${row.pos}`) ?? -1; i >= 0; i = index.nextAtLocus[i]!) consider(i, false);
@@ -210,24 +182,31 @@ export async function match23andMe(model: ModelVariants, input: TextInput, opts:
 }
 
 /**
- * Copies of the effect allele in a 23andMe genotype, or −(status) when its letters are not all
- * within {effect, other}. D/I stand for the shorter/longer allele of an indel. A single letter is
- * a haploid call, counted `copies` times (PLINK stores haploid calls as homozygous). Without an
- * other allele only the effect allele can be checked: other letters count as non-effect.
+ * Copies of the effect allele in a 23andMe genotype, or −ALLELE_MISMATCH. D/I stand for the
+ * shorter/longer allele of an indel. A single letter is a haploid call, counted `copies` times
+ * (PLINK stores haploid calls as homozygous).
+ *
+ * A letter outside {effect, other} is a third allele of a multi-allelic site (a 1000 Genomes
+ * person at G/A/T is `AT`): it counts as a non-effect copy, as PLINK 2 counts it on the split
+ * biallelic rows when the effect allele is an ALT. (Where the effect allele is the REF, PLINK
+ * reads the other row's ALT as REF, i.e. as an effect copy; the letters say better.) But when
+ * no letter is the effect or the other allele the genotype is not used: for an SNV that is not
+ * A/T or C/G, the other strand's letters are exactly the two outside the pair, and we never flip
+ * (`TC` at an A/G variant may be AG read backwards). A mixed genotype cannot be a strand flip.
+ * Without an other allele only the effect allele can be checked: any other letter is non-effect.
  */
 function effectCopies(genotype: string, v: ModelVariant, copies: number): number {
   const { effectAllele: e, otherAllele: o } = v;
+  const indel = o !== undefined && o.length !== e.length;
+  const [shorter, longer] = o !== undefined && o.length < e.length ? [o, e] : [e, o];
   let count = 0;
+  let known = o === undefined;
   for (const letter of genotype) {
-    let allele: string | undefined = letter;
-    if (letter === 'D' || letter === 'I') {
-      const indel = o !== undefined && o.length !== e.length;
-      const [short, long] = o !== undefined && o.length < e.length ? [o, e] : [e, o];
-      allele = indel ? (letter === 'D' ? short : long) : undefined;
-    }
+    const allele = letter === 'D' || letter === 'I' ? (indel ? (letter === 'D' ? shorter : longer) : undefined) : letter;
     if (allele === e) count++;
-    else if (allele === undefined || (o !== undefined && allele !== o)) return -ALLELE_MISMATCH;
+    if (allele === e || allele === o) known = true;
   }
+  if (!known) return -ALLELE_MISMATCH;
   return genotype.length === 1 ? count * copies : count;
 }
 
@@ -249,116 +228,4 @@ function chooseSamples(all: readonly string[], wanted: string[] | undefined): nu
     if (all.indexOf(name, j + 1) >= 0) throw new VeilError('invalid_vcf', `sample '${name}' appears twice in the VCF header`);
     return j;
   });
-}
-
-/**
- * Model variants chained by chr:pos and by rsID (head in a Map, rest in an Int32Array: far
- * smaller than a Map of arrays for a million variants), plus a status per variant.
- * 'vcf': chr:pos for variants with both alleles, rsID for the rest (PLINK's ID rule).
- * '23andme': rsID for every variant that has one, chr:pos too. '-rsid-only': positions unusable.
- */
-class VariantIndex {
-  readonly byLocus = new Map<string, number>();
-  readonly byRsid = new Map<string, number>();
-  readonly nextAtLocus: Int32Array;
-  readonly nextWithRsid: Int32Array;
-  readonly status: Uint8Array;
-
-  constructor(variants: readonly ModelVariant[], mode: 'vcf' | '23andme' | '23andme-rsid-only') {
-    this.nextAtLocus = new Int32Array(variants.length).fill(-1);
-    this.nextWithRsid = new Int32Array(variants.length).fill(-1);
-    this.status = new Uint8Array(variants.length).fill(NOT_FOUND);
-    // Insert back to front so that chains list variants in model order.
-    for (let i = variants.length - 1; i >= 0; i--) {
-      const v = variants[i]!;
-      const positional = v.chr !== undefined && v.pos !== undefined && v.otherAllele !== undefined;
-      const usePosition = positional && mode !== '23andme-rsid-only';
-      const useRsid = v.rsid !== undefined && (mode !== 'vcf' || !positional);
-      if (usePosition) this.link(this.byLocus, this.nextAtLocus, `${v.chr}:${v.pos}`, i, variants);
-      if (useRsid) this.link(this.byRsid, this.nextWithRsid, v.rsid!, i, variants);
-      if (!usePosition && !useRsid) this.status[i] = positional ? BUILD_MISMATCH : NO_MATCH_KEY;
-    }
-  }
-
-  private link(heads: Map<string, number>, next: Int32Array, key: string, i: number, variants: readonly ModelVariant[]): void {
-    const v = variants[i]!;
-    for (let j = heads.get(key) ?? -1; j >= 0; j = next[j]!) {
-      const w = variants[j]!;
-      if (w.effectAllele === v.effectAllele && w.otherAllele === v.otherAllele) this.status[i] = this.status[j] = DUPLICATE_IN_MODEL;
-    }
-    next[i] = heads.get(key) ?? -1;
-    heads.set(key, i);
-  }
-
-  /** A record with other alleles at the variant's locus: say so unless something better is known. */
-  observe(i: number, status: number): void {
-    if (this.status[i] === NOT_FOUND) this.status[i] = status;
-  }
-
-  duplicate(i: number, rows: DosageRows): void {
-    this.status[i] = DUPLICATE_RECORD;
-    rows.release(i);
-  }
-}
-
-/** Dosage rows of used variants (row-major: one value per chosen sample), grown by doubling. */
-class DosageRows {
-  data: Float64Array;
-  readonly rowOf: Int32Array;
-  private count = 0;
-
-  constructor(
-    modelSize: number,
-    private readonly width: number,
-  ) {
-    this.rowOf = new Int32Array(modelSize).fill(-1);
-    this.data = new Float64Array(Math.max(1, width) * 64);
-  }
-
-  /** A new row for model variant i; returns its index. */
-  add(i: number): number {
-    if ((this.count + 1) * this.width > this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.rowOf[i] = this.count;
-    return this.count++;
-  }
-
-  release(i: number): void {
-    this.rowOf[i] = -1;
-  }
-
-  sampleVector(s: number): Float64Array {
-    const out = new Float64Array(this.rowOf.length);
-    for (let i = 0; i < out.length; i++) {
-      const r = this.rowOf[i]!;
-      if (r >= 0) out[i] = this.data[r * this.width + s]!;
-    }
-    return out;
-  }
-}
-
-function result(index: VariantIndex, rows: DosageRows, samples: string[], records: number): GenotypeMatch {
-  const reasons: GenotypeMatch['reasons'] = {};
-  let variantsUsed = 0;
-  for (const s of index.status) {
-    if (s === USED) variantsUsed++;
-    else {
-      const reason = REASONS[s]!;
-      reasons[reason] = (reasons[reason] ?? 0) + 1;
-    }
-  }
-  return {
-    samples,
-    variantsUsed,
-    variantsMissing: index.status.length - variantsUsed,
-    reasons,
-    records,
-    dosages: (s) => {
-      if (!Number.isInteger(s) || s < 0 || s >= samples.length) throw new RangeError(`sample index ${s} is not in 0..${samples.length - 1}`);
-      return rows.sampleVector(s);
-    },
-  };
 }
