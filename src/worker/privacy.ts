@@ -1,0 +1,243 @@
+import { randomBytes } from 'node:crypto';
+import { ciphertextView, type CiphertextView } from '../shared/coeff.js';
+import type { EvalContext } from '../shared/context.js';
+import { InvalidInputError } from '../shared/errors.js';
+import type { CipherText, Seal } from '../shared/seal.js';
+
+/**
+ * Circuit privacy for every BFV result: the owner learns the answer coefficients and nothing else
+ * about the service's weights. The derivation is in docs/circuit-privacy.md; in short, noise is in
+ * SEAL's invariant units (a ciphertext's phase c0 + c1·s = (q/t)·m + v mod q, decryption is right
+ * while |v| < q/2t), and a result ciphertext leaves the worker as
+ *
+ *   mod-switch(acc) to the fewest primes k that fit (below) + Enc_pk(0) + (R, 0)
+ *
+ * - Enc_pk(0), a fresh public-key encryption of zero, re-randomizes c1: whatever c1 the owner sent
+ *   (the c1 attack sets it to a constant, so that c1 of the result *is* the weight polynomial), the
+ *   result's c1 is a fresh RLWE sample.
+ * - R makes the phase independent of the weights. At every coefficient that is not an answer, R is
+ *   uniform mod q_k: the phase there is uniform whatever the inputs, noise included (this also
+ *   replaces the old mask mod t, which hid partial sums but not their noise). At an answer
+ *   coefficient, R = round(q_k·b/t) + U with b the plaintext to add (the bias) and U uniform in
+ *   [−F, F], F = ⌊q_k/4t⌋, and k is the fewest primes with F ≥ 2^40 · answers · V_k (V_k the proven
+ *   bound on the weight-dependent noise at level k). Two weight vectors with the same answers then
+ *   give results at statistical distance ≤ 2^-40.
+ * Flooding after the last mod-switch, not before, also covers the switch's own rounding noise, which
+ * depends on c1 and so, under the c1 attack, on the weights.
+ */
+
+/**
+ * |v| of a fresh encryption: SEAL 4.1 draws errors from a centered binomial distribution (|e| ≤ 21;
+ * a clipped normal with σ = 3.2 stays ≤ 19.2), plus ½ for rounding (q/t)·m to an integer.
+ */
+export const FRESH_NOISE = 21.5;
+/** Statistical distance between results for two weight vectors with the same answers: ≤ 2^-40. */
+export const STATISTICAL_BITS = 40;
+/** Encryptions of zero kept ready per context and level. */
+const POOL_SIZE = 2;
+
+/** One coefficient the owner may read, and the plaintext integer to add there (e.g. the bias). */
+export interface Answer {
+  index: number;
+  value: bigint;
+}
+
+interface Level {
+  primes: bigint[];
+  q: bigint;
+}
+
+/** The modulus chain of a preset, indexed by number of primes (SEAL drops the last one each time). */
+const chains = new Map<string, Level[]>();
+function chain(ec: EvalContext): Level[] {
+  let levels = chains.get(ec.preset.id);
+  if (!levels) {
+    levels = [];
+    let data = ec.ctx.firstContextData;
+    for (;;) {
+      const parms = data.parms;
+      const primes = [...parms.coeffModulus];
+      parms.delete();
+      levels[primes.length] = { primes, q: primes.reduce((a, b) => a * b, 1n) };
+      const last = data.chainIndex === 0;
+      const next = last ? undefined : data.nextContextData;
+      data.delete();
+      if (!next) break;
+      data = next;
+    }
+    chains.set(ec.preset.id, levels);
+  }
+  return levels;
+}
+
+const log2 = (v: bigint | number) => Math.log2(Number(v));
+
+export interface ResultPlan {
+  /** Primes the result keeps. */
+  primes: number;
+  /** Half-width F of the flooding added at each answer coefficient. */
+  flood: bigint;
+}
+
+/**
+ * The fewest primes at which flooding hides `topNoise` (a proven bound on |v| at the top level,
+ * from public job parameters only) and the result still decrypts. Deterministic in public inputs,
+ * so the result's size reveals nothing either.
+ */
+export function resultPlan(ec: EvalContext, topNoise: number, answers: number): ResultPlan {
+  const levels = chain(ec);
+  const t = ec.plainModulus as bigint;
+  const n = ec.preset.polyModulusDegree;
+  const top = levels.length - 1;
+  const qTop = (levels[top] as Level).q;
+  // One mod-switch rounds c0 and c1 (|r| ≤ ½ each): |r0 + r1·s| ≤ (1 + N)/2 for ternary s; later
+  // switches scale earlier rounding down by a prime, so (1 + N) bounds them all.
+  const switchNoise = 1 + n;
+  // Enc_pk(0): |u·e + e1 + e2·s| ≤ FRESH_NOISE · (2N + 1) (u, s ternary).
+  const zeroNoise = FRESH_NOISE * (2 * n + 1);
+  for (let k = 1; k <= top; k++) {
+    const level = levels[k];
+    if (!level || level.q <= 4n * t) continue;
+    const scale = 2 ** (log2(level.q) - log2(qTop));
+    const rounding = k === top ? 0 : switchNoise;
+    const v = topNoise * scale + rounding;
+    const z = zeroNoise * scale + rounding;
+    const flood = level.q / (4n * t);
+    if (log2(v) + STATISTICAL_BITS + Math.log2(Math.max(answers, 1)) <= log2(flood) && v + z < Number(flood)) {
+      return { primes: k, flood };
+    }
+  }
+  throw new InvalidInputError('noise_too_large', 'this job is too large to hide its noise under the preset; split it into smaller jobs', 422);
+}
+
+/** Ready encryptions of zero (uncompressed bytes, already at their level), per context and level. */
+const pools = new WeakMap<EvalContext, Map<number, Uint8Array[]>>();
+const refilling = new WeakSet<Uint8Array[]>();
+
+function makeZero(seal: Seal, ec: EvalContext, primes: number): Uint8Array {
+  if (!ec.publicKey) throw new Error('re-randomizing a result needs the owner\'s public key');
+  const encryptor = seal.Encryptor(ec.ctx, ec.publicKey);
+  const ct = seal.CipherText();
+  try {
+    encryptor.encryptZero(ct);
+    for (let p = ct.coeffModulusSize; p > primes; p--) ec.evaluator.cipherModSwitchToNext(ct, ct);
+    return ct.saveArray(seal.ComprModeType.none);
+  } finally {
+    ct.delete();
+    encryptor.delete();
+  }
+}
+
+function poolOf(ec: EvalContext, primes: number): Uint8Array[] {
+  let byLevel = pools.get(ec);
+  if (!byLevel) pools.set(ec, (byLevel = new Map()));
+  let pool = byLevel.get(primes);
+  if (!pool) byLevel.set(primes, (pool = []));
+  return pool;
+}
+
+/**
+ * Top the pool up, one encryption per macrotask (~5–20 ms each at N = 8192), so a job that arrives
+ * meanwhile waits for one encryption at most. Stops when the context is disposed.
+ */
+function refill(seal: Seal, ec: EvalContext, primes: number): void {
+  const pool = poolOf(ec, primes);
+  if (refilling.has(pool) || pool.length >= POOL_SIZE) return;
+  refilling.add(pool);
+  const step = () => {
+    if (!ec.publicKey || pool.length >= POOL_SIZE) {
+      refilling.delete(pool);
+      return;
+    }
+    pool.push(makeZero(seal, ec, primes));
+    setImmediate(step);
+  };
+  setImmediate(step);
+}
+
+/** Start filling the pool for the level most jobs use, e.g. when a context is loaded. */
+export function warmPool(seal: Seal, ec: EvalContext): void {
+  if (ec.preset.scheme !== 'bfv' || !ec.publicKey) return;
+  refill(seal, ec, resultPlan(ec, FRESH_NOISE * 2 ** 56, 1).primes);
+}
+
+/** A fresh encryption of zero at `primes`, never handed out twice. */
+function takeZero(seal: Seal, ec: EvalContext, primes: number): Uint8Array {
+  const zero = poolOf(ec, primes).pop() ?? makeZero(seal, ec, primes);
+  refill(seal, ec, primes);
+  return zero;
+}
+
+/** Uniform residues mod each prime, by rejection: exact, no modulo bias. */
+class UniformResidues {
+  private buf = new Uint32Array(0);
+  private at = 0;
+  next(p: number, highBits: number): number {
+    for (;;) {
+      if (this.at + 2 > this.buf.length) {
+        const bytes = randomBytes(1 << 16);
+        this.buf = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+        this.at = 0;
+      }
+      const hi = (this.buf[this.at++] as number) % 2 ** highBits;
+      const v = hi * 2 ** 32 + (this.buf[this.at++] as number);
+      if (v < p) return v;
+    }
+  }
+}
+
+/** A uniform integer in [−f, f]; 64 extra random bits make the modulo bias < 2^-64. */
+function uniformSigned(f: bigint): bigint {
+  const width = 2n * f + 1n;
+  const bytes = Math.ceil(width.toString(16).length / 2) + 8;
+  return BigInt(`0x${randomBytes(bytes).toString('hex')}`) % width - f;
+}
+
+/** Add R (see the top of this file) to c0 of the encryption of zero `zero`, in place. */
+function addPhase(zero: CiphertextView, level: Level, t: bigint, answers: Answer[], flood: bigint): void {
+  const isAnswer = new Uint8Array(zero.n);
+  for (const a of answers) isAnswer[a.index] = 1;
+  const random = new UniformResidues();
+  level.primes.forEach((prime, i) => {
+    const p = Number(prime);
+    const highBits = Math.ceil(Math.log2(p)) - 32;
+    for (let j = 0; j < zero.n; j++) {
+      if (isAnswer[j]) continue;
+      const s = zero.get(0, i, j) + random.next(p, highBits);
+      zero.set(0, i, j, s >= p ? s - p : s);
+    }
+  });
+  for (const a of answers) {
+    // round(q·b/t) for a signed b, plus the flooding.
+    const scaled = (2n * level.q * a.value + (a.value < 0n ? -t : t)) / (2n * t);
+    const r = scaled + uniformSigned(flood);
+    level.primes.forEach((prime, i) => {
+      const add = Number(((r % prime) + prime) % prime);
+      const s = zero.get(0, i, a.index) + add;
+      const p = Number(prime);
+      zero.set(0, i, a.index, s >= p ? s - p : s);
+    });
+  }
+}
+
+/**
+ * The one way a BFV result leaves the worker: shrink `acc` to the fewest primes that hide
+ * `topNoise`, re-randomize, flood/mask, serialize (zstd). `acc` (not NTT form, top level or below)
+ * is consumed; `undefined` means an all-zero product (only the answers' plaintexts remain).
+ */
+export function finishResult(seal: Seal, ec: EvalContext, acc: CipherText | undefined, answers: Answer[], topNoise: number): Uint8Array {
+  const plan = resultPlan(ec, topNoise, answers.length);
+  const ev = ec.evaluator;
+  if (acc) for (let p = acc.coeffModulusSize; p > plan.primes; p--) ev.cipherModSwitchToNext(acc, acc);
+  const zero = takeZero(seal, ec, plan.primes);
+  addPhase(ciphertextView(zero), chain(ec)[plan.primes] as Level, ec.plainModulus as bigint, answers, plan.flood);
+  const z = seal.CipherText();
+  try {
+    z.loadArray(ec.ctx, zero);
+    if (!acc) return z.saveArray(seal.ComprModeType.zstd);
+    ev.add(acc, z, acc);
+    return acc.saveArray(seal.ComprModeType.zstd);
+  } finally {
+    z.delete();
+  }
+}
