@@ -10,20 +10,21 @@ import type { CipherText, Seal } from '../shared/seal.js';
  * SEAL's invariant units (a ciphertext's phase c0 + c1·s = (q/t)·m + v mod q, decryption is right
  * while |v| < q/2t), and a result ciphertext leaves the worker as
  *
- *   mod-switch(acc) to the fewest primes k that fit (below) + Enc_pk(0) + (R, 0)
+ *   mod-switch to the fewest primes that decrypt ( acc + Enc_pk(0) + (R, 0) ), all at the top level
  *
  * - Enc_pk(0), a fresh public-key encryption of zero, re-randomizes c1: whatever c1 the owner sent
  *   (the c1 attack sets it to a constant, so that c1 of the result *is* the weight polynomial), the
- *   result's c1 is a fresh RLWE sample.
+ *   sum's c1 is a fresh RLWE sample.
  * - R makes the phase independent of the weights. At every coefficient that is not an answer, R is
- *   uniform mod q_k: the phase there is uniform whatever the inputs, noise included (this also
- *   replaces the old mask mod t, which hid partial sums but not their noise). At an answer
- *   coefficient, R = round(q_k·b/t) + U with b the plaintext to add (the bias) and U uniform in
- *   [−F, F], F = ⌊q_k/4t⌋, and k is the fewest primes with F ≥ 2^40 · answers · V_k (V_k the proven
- *   bound on the weight-dependent noise at level k). Two weight vectors with the same answers then
- *   give results at statistical distance ≤ 2^-40.
- * Flooding after the last mod-switch, not before, also covers the switch's own rounding noise, which
- * depends on c1 and so, under the c1 attack, on the weights.
+ *   uniform mod q: the phase there is uniform whatever the inputs, noise included (this replaces
+ *   the old mask mod t, which hid partial sums but not their noise). At an answer coefficient,
+ *   R = round(q·b/t) + U with b the plaintext to add (the bias) and U uniform in [−F, F],
+ *   F = ⌊q/4t⌋ ≥ 2^40 · answers · V (V the proven bound on the evaluation noise): two weight vectors
+ *   with the same answers give top-level ciphertexts at statistical distance ≤ 2^-40.
+ * - The mod-switch is a deterministic function of that ciphertext, so it cannot add information
+ *   about the weights; it scales F to q_k/4t, and k is the fewest primes that leave room for the
+ *   scaled noise plus the switch's own rounding. Switching after re-randomizing also means SEAL
+ *   never meets a transparent intermediate (an attacker's c1 = 1 times small weights rounds to 0).
  */
 
 /**
@@ -42,14 +43,14 @@ export interface Answer {
   value: bigint;
 }
 
-interface Level {
+export interface Level {
   primes: bigint[];
   q: bigint;
 }
 
 /** The modulus chain of a preset, indexed by number of primes (SEAL drops the last one each time). */
 const chains = new Map<string, Level[]>();
-function chain(ec: EvalContext): Level[] {
+export function chain(ec: EvalContext): Level[] {
   let levels = chains.get(ec.preset.id);
   if (!levels) {
     levels = [];
@@ -75,14 +76,14 @@ const log2 = (v: bigint | number) => Math.log2(Number(v));
 export interface ResultPlan {
   /** Primes the result keeps. */
   primes: number;
-  /** Half-width F of the flooding added at each answer coefficient. */
+  /** Half-width F of the flooding added at each answer coefficient, at the top level. */
   flood: bigint;
 }
 
 /**
- * The fewest primes at which flooding hides `topNoise` (a proven bound on |v| at the top level,
- * from public job parameters only) and the result still decrypts. Deterministic in public inputs,
- * so the result's size reveals nothing either.
+ * Flooding width and the fewest primes at which the result still decrypts, from `topNoise` (a
+ * proven bound on |v| at the top level, from public job parameters only). Deterministic in public
+ * inputs, so the result's size reveals nothing either.
  */
 export function resultPlan(ec: EvalContext, topNoise: number, answers: number): ResultPlan {
   const levels = chain(ec);
@@ -90,37 +91,35 @@ export function resultPlan(ec: EvalContext, topNoise: number, answers: number): 
   const n = ec.preset.polyModulusDegree;
   const top = levels.length - 1;
   const qTop = (levels[top] as Level).q;
-  // One mod-switch rounds c0 and c1 (|r| ≤ ½ each): |r0 + r1·s| ≤ (1 + N)/2 for ternary s; later
-  // switches scale earlier rounding down by a prime, so (1 + N) bounds them all.
-  const switchNoise = 1 + n;
+  const flood = qTop / (4n * t);
+  if (log2(topNoise) + STATISTICAL_BITS + Math.log2(Math.max(answers, 1)) > log2(flood)) {
+    throw new InvalidInputError('noise_too_large', 'this job is too large to hide its noise under the preset; split it into smaller jobs', 422);
+  }
   // Enc_pk(0): |u·e + e1 + e2·s| ≤ FRESH_NOISE · (2N + 1) (u, s ternary).
   const zeroNoise = FRESH_NOISE * (2 * n + 1);
-  for (let k = 1; k <= top; k++) {
+  // A mod-switch rounds c0 and c1 (|r| ≤ ½ each): |r0 + r1·s| ≤ (1 + N)/2 for ternary s; later
+  // switches scale earlier rounding down by a prime, so 1 + N bounds them all.
+  const switchNoise = 1 + n;
+  for (let k = 1; k < top; k++) {
     const level = levels[k];
     if (!level || level.q <= 4n * t) continue;
     const scale = 2 ** (log2(level.q) - log2(qTop));
-    const rounding = k === top ? 0 : switchNoise;
-    const v = topNoise * scale + rounding;
-    const z = zeroNoise * scale + rounding;
-    const flood = level.q / (4n * t);
-    if (log2(v) + STATISTICAL_BITS + Math.log2(Math.max(answers, 1)) <= log2(flood) && v + z < Number(flood)) {
-      return { primes: k, flood };
-    }
+    // Flooding scales to ≈ q_k/4t; the rest must fit in the other quarter (a bit of margin kept).
+    if ((topNoise + zeroNoise) * scale + switchNoise + 1 < Number(level.q / (8n * t))) return { primes: k, flood };
   }
-  throw new InvalidInputError('noise_too_large', 'this job is too large to hide its noise under the preset; split it into smaller jobs', 422);
+  return { primes: top, flood };
 }
 
-/** Ready encryptions of zero (uncompressed bytes, already at their level), per context and level. */
-const pools = new WeakMap<EvalContext, Map<number, Uint8Array[]>>();
+/** Ready encryptions of zero (uncompressed bytes, top level), per context. */
+const pools = new WeakMap<EvalContext, Uint8Array[]>();
 const refilling = new WeakSet<Uint8Array[]>();
 
-function makeZero(seal: Seal, ec: EvalContext, primes: number): Uint8Array {
+function makeZero(seal: Seal, ec: EvalContext): Uint8Array {
   if (!ec.publicKey) throw new Error('re-randomizing a result needs the owner\'s public key');
   const encryptor = seal.Encryptor(ec.ctx, ec.publicKey);
   const ct = seal.CipherText();
   try {
     encryptor.encryptZero(ct);
-    for (let p = ct.coeffModulusSize; p > primes; p--) ec.evaluator.cipherModSwitchToNext(ct, ct);
     return ct.saveArray(seal.ComprModeType.none);
   } finally {
     ct.delete();
@@ -128,11 +127,9 @@ function makeZero(seal: Seal, ec: EvalContext, primes: number): Uint8Array {
   }
 }
 
-function poolOf(ec: EvalContext, primes: number): Uint8Array[] {
-  let byLevel = pools.get(ec);
-  if (!byLevel) pools.set(ec, (byLevel = new Map()));
-  let pool = byLevel.get(primes);
-  if (!pool) byLevel.set(primes, (pool = []));
+function poolOf(ec: EvalContext): Uint8Array[] {
+  let pool = pools.get(ec);
+  if (!pool) pools.set(ec, (pool = []));
   return pool;
 }
 
@@ -140,8 +137,8 @@ function poolOf(ec: EvalContext, primes: number): Uint8Array[] {
  * Top the pool up, one encryption per macrotask (~5–20 ms each at N = 8192), so a job that arrives
  * meanwhile waits for one encryption at most. Stops when the context is disposed.
  */
-function refill(seal: Seal, ec: EvalContext, primes: number): void {
-  const pool = poolOf(ec, primes);
+function refill(seal: Seal, ec: EvalContext): void {
+  const pool = poolOf(ec);
   if (refilling.has(pool) || pool.length >= POOL_SIZE) return;
   refilling.add(pool);
   const step = () => {
@@ -149,22 +146,21 @@ function refill(seal: Seal, ec: EvalContext, primes: number): void {
       refilling.delete(pool);
       return;
     }
-    pool.push(makeZero(seal, ec, primes));
+    pool.push(makeZero(seal, ec));
     setImmediate(step);
   };
   setImmediate(step);
 }
 
-/** Start filling the pool for the level most jobs use, e.g. when a context is loaded. */
+/** Start filling the pool, e.g. when a context is loaded. */
 export function warmPool(seal: Seal, ec: EvalContext): void {
-  if (ec.preset.scheme !== 'bfv' || !ec.publicKey) return;
-  refill(seal, ec, resultPlan(ec, FRESH_NOISE * 2 ** 56, 1).primes);
+  if (ec.preset.scheme === 'bfv' && ec.publicKey) refill(seal, ec);
 }
 
-/** A fresh encryption of zero at `primes`, never handed out twice. */
-function takeZero(seal: Seal, ec: EvalContext, primes: number): Uint8Array {
-  const zero = poolOf(ec, primes).pop() ?? makeZero(seal, ec, primes);
-  refill(seal, ec, primes);
+/** A fresh encryption of zero, never handed out twice. */
+function takeZero(seal: Seal, ec: EvalContext): Uint8Array {
+  const zero = poolOf(ec).pop() ?? makeZero(seal, ec);
+  refill(seal, ec);
   return zero;
 }
 
@@ -221,22 +217,25 @@ function addPhase(zero: CiphertextView, level: Level, t: bigint, answers: Answer
 }
 
 /**
- * The one way a BFV result leaves the worker: shrink `acc` to the fewest primes that hide
- * `topNoise`, re-randomize, flood/mask, serialize (zstd). `acc` (not NTT form, top level or below)
- * is consumed; `undefined` means an all-zero product (only the answers' plaintexts remain).
+ * The one way a BFV result leaves the worker: re-randomize and flood/mask at the top level, shrink
+ * to the fewest primes that decrypt, serialize (zstd). `acc` (top level, not NTT form) is consumed;
+ * `undefined` means an all-zero product (only the answers' plaintexts remain).
  */
 export function finishResult(seal: Seal, ec: EvalContext, acc: CipherText | undefined, answers: Answer[], topNoise: number): Uint8Array {
   const plan = resultPlan(ec, topNoise, answers.length);
-  const ev = ec.evaluator;
-  if (acc) for (let p = acc.coeffModulusSize; p > plan.primes; p--) ev.cipherModSwitchToNext(acc, acc);
-  const zero = takeZero(seal, ec, plan.primes);
-  addPhase(ciphertextView(zero), chain(ec)[plan.primes] as Level, ec.plainModulus as bigint, answers, plan.flood);
+  const levels = chain(ec);
+  const zero = takeZero(seal, ec);
+  addPhase(ciphertextView(zero), levels[levels.length - 1] as Level, ec.plainModulus as bigint, answers, plan.flood);
   const z = seal.CipherText();
   try {
     z.loadArray(ec.ctx, zero);
-    if (!acc) return z.saveArray(seal.ComprModeType.zstd);
-    ev.add(acc, z, acc);
-    return acc.saveArray(seal.ComprModeType.zstd);
+    const out = acc ?? z;
+    if (acc) {
+      if (acc.coeffModulusSize !== levels.length - 1) throw new Error('finishResult takes a top-level ciphertext');
+      ec.evaluator.add(acc, z, acc);
+    }
+    for (let p = out.coeffModulusSize; p > plan.primes; p--) ec.evaluator.cipherModSwitchToNext(out, out);
+    return out.saveArray(seal.ComprModeType.zstd);
   } finally {
     z.delete();
   }
