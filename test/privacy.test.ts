@@ -116,6 +116,22 @@ describe('statistical independence of the result from the weights (same answer, 
   const concentrated = Float64Array.from({ length: 16 }, (_, i) => (i === 0 ? a : i === 1 ? -a : 0));
   const spread = Float64Array.from({ length: 16 }, (_, i) => (i % 2 ? -a / 8 : a / 8));
   const RUNS = 150;
+  // Honest noise (|v| ≤ 21.5) times these weights is 2^-30 of a unit once the result is switched
+  // to 2 primes: invisible flooded or not. The attacker amplifies it instead: fresh encryptions with
+  // 2^45 extra noise in c0, so an unflooded result would show ‖W‖₂ plainly.
+  const EXTRA_NOISE = 2 ** 45;
+
+  function amplified(bytes: Uint8Array): Uint8Array {
+    const out = uncompressed(seal, owner, bytes);
+    const view = ciphertextView(out);
+    const level = chain(ec)[view.primes]!;
+    const extra = Array.from({ length: view.n }, () => Math.round((Math.random() * 2 - 1) * EXTRA_NOISE));
+    level.primes.forEach((prime, i) => {
+      const p = Number(prime);
+      for (let j = 0; j < view.n; j++) view.set(0, i, j, (view.get(0, i, j) + (((extra[j] as number) % p) + p)) % p);
+    });
+    return out;
+  }
 
   async function noises(weights: Float64Array): Promise<{ answer: number[]; other: number[] }> {
     const t = ec.plainModulus!;
@@ -125,7 +141,8 @@ describe('statistical independence of the result from the weights (same answer, 
     for (let r = 0; r < RUNS; r++) {
       // Declared hard calls (scale 0, 2 bits): the largest weight scale, the loudest noise.
       const e = owner.encryptVectors([new Array(16).fill(1)], { purpose: 'dot', scaleBits: 0 });
-      const res = await evaluateLinear(seal, ec, { layout: e.layout, weights, bias: 0, scaleBits: e.scaleBits, valueBits: e.valueBits, input: async () => e.ciphertexts[0]! });
+      const input = amplified(e.ciphertexts[0]!);
+      const res = await evaluateLinear(seal, ec, { layout: e.layout, weights, bias: 0, scaleBits: e.scaleBits, valueBits: e.valueBits, input: async () => input });
       const bytes = uncompressed(seal, owner, res.ciphertexts[0]!);
       const view = ciphertextView(bytes);
       const level = chain(ec)[view.primes]!;
