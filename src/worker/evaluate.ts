@@ -158,6 +158,7 @@ function nttWeights(seal: Seal, ec: EvalContext, job: LinearJob, weightBits: num
   return { plains, release() {} };
 }
 
+/** CKKS: results are masked (slot 0 kept), not flooded: CKKS cannot flood without losing precision. */
 async function evaluateSlots(seal: Seal, ec: EvalContext, preset: CkksSlotsPreset, job: LinearJob): Promise<LinearResult> {
   const { layout } = job;
   const gk = ec.galoisKeys;
