@@ -110,31 +110,43 @@ export function resultPlan(ec: EvalContext, topNoise: number, answers: number): 
   return { primes: top, flood };
 }
 
-/** Ready encryptions of zero (uncompressed bytes, top level), per context. */
-const pools = new WeakMap<EvalContext, Uint8Array[]>();
-const refilling = new WeakSet<Uint8Array[]>();
+/**
+ * A ready Enc_pk(0) + (U, 0) at the top level, U uniform mod q at *every* coefficient (the part of R
+ * that does not depend on the job), and U itself, so a job only swaps U for its answers' values.
+ */
+interface Mask {
+  bytes: Uint8Array;
+  /** U's residues, prime by prime (N each). */
+  uniform: Float64Array;
+}
 
-function makeZero(seal: Seal, ec: EvalContext): Uint8Array {
+/** Ready masks, per context: ~780 KB of JS memory each at N = 8192. */
+const pools = new WeakMap<EvalContext, Mask[]>();
+const refilling = new WeakSet<Mask[]>();
+
+function makeMask(seal: Seal, ec: EvalContext): Mask {
   if (!ec.publicKey) throw new Error('re-randomizing a result needs the owner\'s public key');
   const encryptor = seal.Encryptor(ec.ctx, ec.publicKey);
   const ct = seal.CipherText();
   try {
     encryptor.encryptZero(ct);
-    return ct.saveArray(seal.ComprModeType.none);
+    const bytes = ct.saveArray(seal.ComprModeType.none);
+    const levels = chain(ec);
+    return { bytes, uniform: addUniform(ciphertextView(bytes), levels[levels.length - 1] as Level) };
   } finally {
     ct.delete();
     encryptor.delete();
   }
 }
 
-function poolOf(ec: EvalContext): Uint8Array[] {
+function poolOf(ec: EvalContext): Mask[] {
   let pool = pools.get(ec);
   if (!pool) pools.set(ec, (pool = []));
   return pool;
 }
 
 /**
- * Top the pool up, one encryption per macrotask (~5–20 ms each at N = 8192), so a job that arrives
+ * Top the pool up, one mask per macrotask (Enc_pk(0) + U: ~7–12 ms at N = 8192), so a job that arrives
  * meanwhile waits for one encryption at most. Stops when the context is disposed.
  */
 function refill(seal: Seal, ec: EvalContext): void {
@@ -146,7 +158,7 @@ function refill(seal: Seal, ec: EvalContext): void {
       refilling.delete(pool);
       return;
     }
-    pool.push(makeZero(seal, ec));
+    pool.push(makeMask(seal, ec));
     setImmediate(step);
   };
   setImmediate(step);
@@ -157,11 +169,11 @@ export function warmPool(seal: Seal, ec: EvalContext): void {
   if (ec.preset.scheme === 'bfv' && ec.publicKey) refill(seal, ec);
 }
 
-/** A fresh encryption of zero, never handed out twice. */
-function takeZero(seal: Seal, ec: EvalContext): Uint8Array {
-  const zero = poolOf(ec).pop() ?? makeZero(seal, ec);
+/** A fresh mask, never handed out twice. */
+function takeMask(seal: Seal, ec: EvalContext): Mask {
+  const mask = poolOf(ec).pop() ?? makeMask(seal, ec);
   refill(seal, ec);
-  return zero;
+  return mask;
 }
 
 /** Uniform residues mod each prime, by rejection: exact, no modulo bias. */
@@ -189,29 +201,34 @@ function uniformSigned(f: bigint): bigint {
   return BigInt(`0x${randomBytes(bytes).toString('hex')}`) % width - f;
 }
 
-/** Add R (see the top of this file) to c0 of the encryption of zero `zero`, in place. */
-function addPhase(zero: CiphertextView, level: Level, t: bigint, answers: Answer[], flood: bigint): void {
-  const isAnswer = new Uint8Array(zero.n);
-  for (const a of answers) isAnswer[a.index] = 1;
+/** Add U, uniform mod q at every coefficient, to c0; returns U's residues. */
+function addUniform(zero: CiphertextView, level: Level): Float64Array {
+  const uniform = new Float64Array(level.primes.length * zero.n);
   const random = new UniformResidues();
   level.primes.forEach((prime, i) => {
     const p = Number(prime);
     const highBits = Math.ceil(Math.log2(p)) - 32;
     for (let j = 0; j < zero.n; j++) {
-      if (isAnswer[j]) continue;
-      const s = zero.get(0, i, j) + random.next(p, highBits);
+      const u = random.next(p, highBits);
+      uniform[i * zero.n + j] = u;
+      const s = zero.get(0, i, j) + u;
       zero.set(0, i, j, s >= p ? s - p : s);
     }
   });
+  return uniform;
+}
+
+/** At each answer coefficient, replace U by round(q·b/t) + flooding (see the top of this file). */
+function setAnswers(mask: Mask, level: Level, t: bigint, answers: Answer[], flood: bigint): void {
+  const zero = ciphertextView(mask.bytes);
   for (const a of answers) {
     // round(q·b/t) for a signed b, plus the flooding.
-    const scaled = (2n * level.q * a.value + (a.value < 0n ? -t : t)) / (2n * t);
-    const r = scaled + uniformSigned(flood);
+    const r = (2n * level.q * a.value + (a.value < 0n ? -t : t)) / (2n * t) + uniformSigned(flood);
     level.primes.forEach((prime, i) => {
-      const add = Number(((r % prime) + prime) % prime);
-      const s = zero.get(0, i, a.index) + add;
       const p = Number(prime);
-      zero.set(0, i, a.index, s >= p ? s - p : s);
+      const add = Number(((r % prime) + prime) % prime) - (mask.uniform[i * zero.n + a.index] as number);
+      const s = zero.get(0, i, a.index) + add;
+      zero.set(0, i, a.index, s >= p ? s - p : s < 0 ? s + p : s);
     });
   }
 }
@@ -224,11 +241,11 @@ function addPhase(zero: CiphertextView, level: Level, t: bigint, answers: Answer
 export function finishResult(seal: Seal, ec: EvalContext, acc: CipherText | undefined, answers: Answer[], topNoise: number): Uint8Array {
   const plan = resultPlan(ec, topNoise, answers.length);
   const levels = chain(ec);
-  const zero = takeZero(seal, ec);
-  addPhase(ciphertextView(zero), levels[levels.length - 1] as Level, ec.plainModulus as bigint, answers, plan.flood);
+  const mask = takeMask(seal, ec);
+  setAnswers(mask, levels[levels.length - 1] as Level, ec.plainModulus as bigint, answers, plan.flood);
   const z = seal.CipherText();
   try {
-    z.loadArray(ec.ctx, zero);
+    z.loadArray(ec.ctx, mask.bytes);
     const out = acc ?? z;
     if (acc) {
       if (acc.coeffModulusSize !== levels.length - 1) throw new Error('finishResult takes a top-level ciphertext');
