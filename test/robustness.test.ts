@@ -4,8 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import { generateKeys, Owner } from '../src/producer/crypto.js';
 import { finish, submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
+import { ciphertextView } from '../src/shared/coeff.js';
+import { getSeal } from '../src/shared/seal.js';
 import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
+import { uncompressed } from './helpers/phase.js';
 import { call, relErr, useStackWithOwner, workerRunning } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
@@ -107,6 +110,13 @@ describe('bad input', () => {
     expect([garbage.status, garbage.json.error?.code]).toEqual([400, 'invalid_ciphertext']);
     const count = await post('/v1/jobs', pack({ ...job, ciphertexts: [job.ciphertexts[0]!, job.ciphertexts[0]!] }));
     expect([count.status, count.json.error?.code]).toEqual([400, 'wrong_ciphertext_count']);
+    // c1 = 0 ("transparent"): refused at the door, not failed three times as internal.
+    const seal = await getSeal();
+    const transparent = uncompressed(seal, f.owner, job.ciphertexts[0]!);
+    const view = ciphertextView(transparent);
+    for (let i = 0; i < view.primes; i++) for (let j = 0; j < view.n; j++) view.set(1, i, j, 0);
+    const zero = await post('/v1/jobs', pack({ ...job, ciphertexts: [transparent] }));
+    expect([zero.status, zero.json.error?.code]).toEqual([400, 'invalid_ciphertext']);
   });
 
   it('answers 404 for unknown models, contexts and jobs', async () => {

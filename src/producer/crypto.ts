@@ -2,6 +2,7 @@ import { centered, fromFixed, makePlaintext, readCoefficients, toFixed, toResidu
 import { contextIdOf, loadPublicContext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError } from '../shared/errors.js';
 import { bitsFor, valueScaleBits } from '../shared/fixed.js';
+import { DEFAULT_VALUE_BITS } from '../shared/readings.js';
 import { resultPosition, vectorLayout, type VectorLayout } from '../shared/layout.js';
 import { buildContext, DEFAULT_PRESET, getPreset, presetParmsBytes, type PresetId } from '../shared/params.js';
 import { getSeal, withScope, type Seal } from '../shared/seal.js';
@@ -36,11 +37,15 @@ export async function generateKeys(presetId: PresetId = DEFAULT_PRESET): Promise
   });
 }
 
-/** Whole numbers (hard-called dosages) need no scale; fractional ones (DS, imputed) get 2^16. */
-function dotScaleBits(samples: ArrayLike<number>[]): number {
-  for (const s of samples) for (let i = 0; i < s.length; i++) if (!Number.isInteger(s[i])) return 16;
-  return 0;
-}
+/**
+ * Fixed-point choices come from the operation, never from the data (a scale chosen from the values
+ * would tell the service, e.g., whether any dosage is 2 or fractional). Dot products take dosages:
+ * |x| ≤ 2 at a resolution of 2^-16 (DS fields, imputed means). Sums take readings of a declared
+ * width (default |x| < 2^12: heart rate, blood pressure, glucose in mg/dL), scaled as finely as the
+ * public count allows.
+ */
+export const MAX_DOSAGE = 2;
+export const DOSAGE_SCALE_BITS = 16;
 
 /** Encrypted inputs for one job, with the public fixed-point metadata the worker needs. */
 export interface EncryptedVector {
@@ -92,27 +97,29 @@ export class Owner {
 
   /**
    * Encrypt one vector per sample (all the same length) in the preset's layout. For an inner
-   * product with the service's weights (`purpose: 'dot'`) the values keep a small scale (0 for
-   * whole dosages) so the worker can give the weights the precision; for a sum they take it all.
+   * product with the service's weights (`purpose: 'dot'`, dosages) the values keep a small scale so
+   * the worker can give the weights the precision; for a sum they take all the count allows.
+   * `maxAbs` declares the values' range (default: the purpose's); scale and width follow from it
+   * and the public length alone.
    */
-  encryptVectors(samples: ArrayLike<number>[], opts: { purpose: 'dot' | 'sum'; scaleBits?: number }): EncryptedVector {
+  encryptVectors(samples: ArrayLike<number>[], opts: { purpose: 'dot' | 'sum'; scaleBits?: number; maxAbs?: number }): EncryptedVector {
     const first = samples[0];
     if (!first) throw new InvalidInputError('invalid_input', 'nothing to encrypt');
     const layout = vectorLayout(this.preset, first.length, samples.length);
-    let maxAbs = 0;
+    const maxAbs = opts.maxAbs ?? (opts.purpose === 'dot' ? MAX_DOSAGE : 2 ** DEFAULT_VALUE_BITS - 1);
     for (const s of samples) {
       if (s.length !== first.length) throw new InvalidInputError('invalid_input', 'all samples must have the same number of values');
       for (let i = 0; i < s.length; i++) {
         const v = s[i] as number;
         if (!Number.isFinite(v)) throw new InvalidInputError('invalid_input', `value ${i} is not a finite number`);
-        maxAbs = Math.max(maxAbs, Math.abs(v));
+        if (Math.abs(v) > maxAbs) throw new InvalidInputError('value_out_of_range', `value ${i} (${v}) is outside the declared range ±${maxAbs}`);
       }
     }
     if (this.preset.encoding === 'slots') {
       return { layout, ciphertexts: this.encryptSlots(samples, layout), scaleBits: 0, valueBits: 0 };
     }
     const tBits = this.preset.plainModulusBits;
-    const scaleBits = opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, tBits) : dotScaleBits(samples));
+    const scaleBits = opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, tBits) : DOSAGE_SCALE_BITS);
     const valueBits = bitsFor(Math.ceil(maxAbs * 2 ** scaleBits));
     return { layout, ciphertexts: this.encryptCoefficients(samples, layout, scaleBits), scaleBits, valueBits };
   }

@@ -1,7 +1,7 @@
 import { centered } from '../shared/coeff.js';
 import { VeilError } from '../shared/errors.js';
 import { vectorLayout } from '../shared/layout.js';
-import { blockSumIndex, D_DIGIT_BITS, encodeReadings, readingsEncoding, recombine, type ReadingsEncoding } from '../shared/readings.js';
+import { blockSumIndex, D_DIGIT_BITS, encodeReadings, LIMB_BITS, readingsEncoding, recombine, type ReadingsEncoding } from '../shared/readings.js';
 import type { JobResult, ReportInfo } from '../shared/wire.js';
 import type { DatasetInfo, VeilClient } from './client.js';
 import type { Owner } from './crypto.js';
@@ -39,10 +39,10 @@ function checkDataset(owner: Owner, meta: DatasetInfo, kind: DatasetInfo['kind']
   if (meta.kind !== kind) throw new VeilError('wrong_kind', `dataset '${meta.dataset}' holds ${meta.kind}, not ${kind}`);
 }
 
-/** Encrypt signed integer coefficient vectors, one ciphertext each (scale 0: they are integers). */
+/** Encrypt signed integer coefficient vectors (limbs: |digit| < 2^LIMB_BITS), one ciphertext each. */
 function encryptCoefficients(owner: Owner, vectors: bigint[][]): Uint8Array[] {
   if (vectors.length === 0) return [];
-  return owner.encryptVectors(vectors.map((v) => v.map(Number)), { purpose: 'sum', scaleBits: 0 }).ciphertexts;
+  return owner.encryptVectors(vectors.map((v) => v.map(Number)), { purpose: 'sum', scaleBits: 0, maxAbs: 2 ** LIMB_BITS }).ciphertexts;
 }
 
 /** Encrypt and append readings: one record per batch (all its readings share its time). */

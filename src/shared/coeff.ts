@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { PlainText, Seal, SealContext } from './seal.js';
 
 /**
@@ -71,15 +70,42 @@ export function fromFixed(v: bigint, bits: number): number {
   return Number(whole) + Number(frac) / 2 ** bits;
 }
 
-/** Uniform residues mod t: masks for the coefficients of a result that must not be readable. */
-export function randomResidues(count: number, t: bigint): BigUint64Array {
-  // 128 random bits per residue make the modulo bias negligible (< 2^-70).
-  const bytes = randomBytes(16 * count);
+/**
+ * SEAL's serialized Ciphertext (compression none), as node-seal saves it:
+ *   0  outer header (16)   16 parms_id (32)   48 is_ntt_form (1)   49 u64 size   57 u64 N
+ *   65 u64 primes   73 f64 scale   81 u64 correction factor   89 inner header (16)   105 u64 count
+ *   113 count × u64: polynomial 0 (prime by prime, N residues each), then polynomial 1, …
+ * Residues are below 2^60, read and written as two u32 halves (exact in a double below 2^53).
+ */
+const CT_DATA_AT = 113;
+
+export interface CiphertextView {
+  n: number;
+  primes: number;
+  /** Residue of coefficient `coeff` of polynomial `poly` modulo prime `prime`. */
+  get(poly: number, prime: number, coeff: number): number;
+  set(poly: number, prime: number, coeff: number, value: number): void;
+}
+
+export function ciphertextView(bytes: Uint8Array): CiphertextView {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new BigUint64Array(count);
-  for (let i = 0; i < count; i++) {
-    const wide = (view.getBigUint64(16 * i, true) << 64n) | view.getBigUint64(16 * i + 8, true);
-    out[i] = wide % t;
+  const n = Number(view.getBigUint64(57, true));
+  const primes = Number(view.getBigUint64(65, true));
+  if (view.getUint16(0, true) !== 0xa15e || bytes[5] !== 0 || bytes.length < CT_DATA_AT + 16 * n * primes) {
+    throw new Error('not an uncompressed SEAL ciphertext');
   }
-  return out;
+  const at = (poly: number, prime: number, coeff: number) => CT_DATA_AT + 8 * ((poly * primes + prime) * n + coeff);
+  return {
+    n,
+    primes,
+    get(poly, prime, coeff) {
+      const i = at(poly, prime, coeff);
+      return view.getUint32(i, true) + view.getUint32(i + 4, true) * 2 ** 32;
+    },
+    set(poly, prime, coeff, value) {
+      const i = at(poly, prime, coeff);
+      view.setUint32(i, value % 2 ** 32, true);
+      view.setUint32(i + 4, Math.floor(value / 2 ** 32), true);
+    },
+  };
 }

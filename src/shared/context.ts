@@ -37,6 +37,8 @@ export interface EvalContext {
   preset: Preset;
   ctx: SealContext;
   galoisKeys?: ReturnType<Seal['GaloisKeys']>;
+  /** The owner's public key: results are re-randomized with fresh encryptions of zero under it. */
+  publicKey?: ReturnType<Seal['PublicKey']>;
   evaluator: ReturnType<Seal['Evaluator']>;
   /** BFV plaintext modulus t. */
   plainModulus?: bigint;
@@ -67,7 +69,7 @@ export function loadPublicContext(seal: Seal, bytes: Uint8Array): EvalContext {
   // just checked to be byte-identical to the preset's. Only the owner's keys are per context.
   const shared = presetContext(seal, preset);
   const { ctx } = shared;
-  checkPublicKey(seal, ctx, parsed.publicKey);
+  const publicKey = loadPublicKey(seal, ctx, parsed.publicKey);
   let galoisKeys: EvalContext['galoisKeys'];
   try {
     if (preset.scheme === 'ckks') {
@@ -91,28 +93,34 @@ export function loadPublicContext(seal: Seal, bytes: Uint8Array): EvalContext {
     }
   } catch (err) {
     galoisKeys?.delete();
+    publicKey.delete();
     throw err;
   }
-  return {
+  const ec: EvalContext = {
     ...shared,
     contextId: contextIdOf(bytes),
     galoisKeys,
+    publicKey,
     dispose() {
       galoisKeys?.delete();
+      publicKey.delete();
+      // Marks the context dead for anything still holding it (e.g. a scheduled pool refill).
+      ec.publicKey = undefined;
     },
   };
+  return ec;
 }
 
 /** The owner's public key must load as one (and must not be a secret key in disguise). */
-function checkPublicKey(seal: Seal, ctx: SealContext, bytes: Uint8Array): void {
+function loadPublicKey(seal: Seal, ctx: SealContext, bytes: Uint8Array): ReturnType<Seal['PublicKey']> {
   const pk = seal.PublicKey();
   try {
     pk.loadArray(ctx, bytes);
+    return pk;
   } catch {
+    pk.delete();
     if (isSecretKey(seal, ctx, bytes)) throw secretKeyPresent();
     throw new InvalidInputError('invalid_keys', 'publicKey does not load under the context parameters', 422);
-  } finally {
-    pk.delete();
   }
 }
 
@@ -169,6 +177,9 @@ export function loadCiphertext(seal: Seal, ec: EvalContext, bytes: Uint8Array, l
   firstParms.delete();
   ctParms.delete();
   if (!sameLevel) throw bad('is not at the top level of the context');
+  // c1 = 0 ("transparent" in SEAL): the ciphertext is its plaintext in the clear, and SEAL refuses
+  // every product with it. Circuit privacy does not rest on this check (see worker/privacy.ts).
+  if (ct.isTransparent) throw bad('has an all-zero c1 (SEAL calls it transparent), which no encryption produces');
   if (ec.preset.scheme === 'ckks') {
     if (!ct.isNttForm) throw bad('is not in NTT form');
     if (Math.abs(Math.log2(ct.scale) - ec.preset.scaleBits) > 0.01) throw bad(`has scale 2^${Math.log2(ct.scale).toFixed(2)}, expected 2^${ec.preset.scaleBits}`);

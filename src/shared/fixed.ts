@@ -9,7 +9,7 @@ export function bitsFor(v: number): number {
 }
 
 /** Headroom kept below t/2, so sums of rounded values and the bias can never reach it. */
-const HEADROOM_BITS = 2;
+export const HEADROOM_BITS = 2;
 export const MAX_SCALE_BITS = 40;
 
 /**

@@ -11,7 +11,9 @@ import { type Seal, type SealContext } from './seal.js';
  *   is parameters and a public key, not 8 MB of rotation keys), exact on fixed-point integers.
  *   Measured in-process: 13 ms per seed GRS vs 26 ms for the CKKS preset (npm run bench).
  * - `ckks-slots-8192`: the seed tutorials' CKKS 8192 / [60,40,40,60] / 2^40 with slot encoding and
- *   rotations; kept for compatibility with TenSEAL-style clients.
+ *   rotations; kept for compatibility with TenSEAL-style clients. It cannot flood (CKKS noise is
+ *   the value's low bits: flooding 2^40 × the noise erases a 2^40-scale value), so its results are
+ *   only masked (every slot but the answer zeroed): no circuit privacy, no private models.
  */
 export const PRESET_IDS = ['bfv-coeff-8192', 'ckks-slots-8192'] as const;
 export type PresetId = (typeof PRESET_IDS)[number];
@@ -26,8 +28,6 @@ export interface BfvCoeffPreset extends PresetBase {
   encoding: 'coeff';
   /** Bits of the plaintext modulus t: a batching prime, since node-seal 6 rejects any other t. */
   plainModulusBits: number;
-  /** Primes kept in a result ciphertext after mod-switching (smaller download, budget permitting). */
-  resultPrimes: number;
 }
 export interface CkksSlotsPreset extends PresetBase {
   scheme: 'ckks';
@@ -45,6 +45,20 @@ const powersOfTwoBelow = (n: number): number[] => {
   return out;
 };
 
+/**
+ * `bfv-coeff-8192` with circuit privacy (worker/privacy.ts, docs/circuit-privacy.md), measured in
+ * node-seal 6 (invariant noise budgets, bits): BFVDefault q = 43·43·44·44 (+44 special), t 58 bits.
+ * Decryption room log2(q/2t): 115 at 4 primes, 71 at 3, 27 at 2. A fresh input has 111 bits; one
+ * multiply_plain by the largest weight polynomial the no-wrap rule allows (Σ|W| = 2^53) leaves 61
+ * at the top. Flooding needs 40 + log2(answers per ciphertext) ≤ 51 of those, and F = q/4t gives
+ * 2^114 against a proven bound V ≤ 2^59.4: it fits with ≥ 3 bits to spare for every job, and the
+ * result (flooded at the top, then switched) decrypts at 2 primes (the same 214 KB zstd as before).
+ * Weight precision is unchanged (t is). A smaller preset does not fit: at N = 4096 (BFVDefault
+ * q = 72 bits at the data level) a fresh input has 47 bits with t = 20 bits and one multiply leaves
+ * 35 (< 41 needed); with t = 30, 15. A custom N = 4096 modulus ([46, 46] + a 17-bit special prime,
+ * 109 bits) leaves 45 after a multiply at t = 25 bits: flooding fits, but Σ|W| ≤ 2^20 at hard-call
+ * dosages and 2^4 at the 2^-16 dosage scale — too little weight precision for real models.
+ */
 export const PRESETS: Record<PresetId, Preset> = {
   'bfv-coeff-8192': {
     id: 'bfv-coeff-8192',
@@ -52,7 +66,6 @@ export const PRESETS: Record<PresetId, Preset> = {
     encoding: 'coeff',
     polyModulusDegree: 8192,
     plainModulusBits: 58,
-    resultPrimes: 2,
   },
   'ckks-slots-8192': {
     id: 'ckks-slots-8192',

@@ -54,7 +54,11 @@ export const secretKeyFileSchema = z
   .strict();
 export type SecretKeyFile = z.infer<typeof secretKeyFileSchema>;
 
-/** Fixed-point metadata of coefficient-encoded inputs: public, like a CKKS scale. */
+/**
+ * Fixed-point metadata of coefficient-encoded inputs: public, like a CKKS scale, so it comes from
+ * the op and never from the data (producer/crypto.ts): grs dosages |x| ≤ 2 at 2^-16 (valueBits 18);
+ * mean readings of a declared width (default |x| < 2^12) at the finest scale the count allows.
+ */
 const fixedPoint = {
   /** Values were multiplied by 2^scaleBits and rounded. */
   scaleBits: z.number().int().min(0).max(40).default(0),

@@ -1,11 +1,12 @@
-import { makePlaintext, randomResidues, toFixed, toResidue } from '../shared/coeff.js';
+import { makePlaintext, toFixed, toResidue } from '../shared/coeff.js';
 import { loadCiphertext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError } from '../shared/errors.js';
-import { weightScaleBits } from '../shared/fixed.js';
+import { HEADROOM_BITS, weightScaleBits } from '../shared/fixed.js';
 import type { VectorLayout } from '../shared/layout.js';
 import type { BfvCoeffPreset, CkksSlotsPreset } from '../shared/params.js';
 import { SealScope, type CipherText, type PlainText, type Seal } from '../shared/seal.js';
 import { LruCache } from './cache.js';
+import { finishResult, FRESH_NOISE, type Answer } from './privacy.js';
 
 /**
  * The one computation every veil job is: per sample, Σᵢ wᵢ·xᵢ + bias over encrypted xᵢ and
@@ -62,7 +63,6 @@ async function withInput<T>(seal: Seal, ec: EvalContext, job: LinearJob, i: numb
 
 async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, job: LinearJob): Promise<LinearResult> {
   const { layout } = job;
-  const t = ec.plainModulus as bigint;
   const weightBits = job.weights
     ? weightScaleBits(sumAbs(job.weights, layout.length), job.bias, job.valueBits, job.scaleBits, preset.plainModulusBits)
     : 0;
@@ -73,6 +73,11 @@ async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset
     throw new InvalidInputError('values_out_of_range', `a sum of ${layout.length} values of 2^${job.valueBits} could wrap; encrypt with a smaller scale`, 422);
   }
   const outScale = job.scaleBits + weightBits;
+  const bias = toFixed(job.bias, outScale);
+  // Proven bound on the result's noise from public parameters only: each fresh input carries
+  // |v| ≤ FRESH_NOISE, and the products sum to Σ|Wᵢ| times that. Weighted: the weight scale keeps
+  // Σ|wᵢ|·2^(s + valueBits) < 2^(tBits − 1 − headroom), rounding adds ≤ ½ per weight. A sum: Σ 1.
+  const weightL1 = job.weights ? 2 ** (preset.plainModulusBits - 1 - HEADROOM_BITS - job.valueBits) + layout.length / 2 : layout.length;
   const ciphertexts: Uint8Array[] = [];
   const scope = new SealScope();
   const weightPlains = nttWeights(seal, ec, job, weightBits);
@@ -82,17 +87,23 @@ async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset
       // Products are summed in NTT form: one inverse transform per group instead of per chunk.
       const acc = scope.track(seal.CipherText());
       const product = scope.track(seal.CipherText());
+      let started = false;
       for (let c = 0; c < layout.chunks; c++) {
-        await withInput(seal, ec, job, g * layout.chunks + c, (ct) => {
-          const target = c === 0 ? acc : product;
-          ec.evaluator.cipherTransformToNtt(ct, target);
-          ec.evaluator.multiplyPlain(target, weightPlains.plains[c]!, target);
-          if (c > 0) ec.evaluator.add(acc, product, acc);
-        });
+        const weights = weightPlains.plains[c];
+        // An all-zero weight chunk adds nothing (and SEAL refuses the product as transparent).
+        if (weights) {
+          await withInput(seal, ec, job, g * layout.chunks + c, (ct) => {
+            const target = started ? product : acc;
+            ec.evaluator.cipherTransformToNtt(ct, target);
+            ec.evaluator.multiplyPlain(target, weights, target);
+            if (started) ec.evaluator.add(acc, product, acc);
+            started = true;
+          });
+        }
         await job.onProgress?.(++done, layout.ciphertexts);
       }
-      ec.evaluator.cipherTransformFromNtt(acc, acc);
-      ciphertexts.push(finishCoeff(seal, ec, preset, scope, acc, g, toResidue(toFixed(job.bias, outScale), t), layout));
+      if (started) ec.evaluator.cipherTransformFromNtt(acc, acc);
+      ciphertexts.push(finishResult(seal, ec, started ? acc : undefined, answers(layout, g, bias), FRESH_NOISE * weightL1));
     }
     return { ciphertexts, scaleBits: outScale };
   } finally {
@@ -101,14 +112,23 @@ async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset
   }
 }
 
+/** Each sample's result coefficient in group `group`, where the bias is added. */
+function answers(layout: VectorLayout, group: number, bias: bigint): Answer[] {
+  const m = layout.chunkLength;
+  const inGroup = Math.min(layout.samplesPerCiphertext, layout.samples - group * layout.samplesPerCiphertext);
+  return Array.from({ length: inGroup }, (_, k) => ({ index: k * m + m - 1, value: bias }));
+}
+
 /**
  * Reversed weights per chunk, as NTT-form plaintexts: coefficient m−1 of x(X)·w(X) is Σ xᵢwᵢ.
  * Pre-transformed, a multiply_plain costs 3 ms instead of 7 (measured, N = 8192). With a
  * `weightsKey` they are cached per thread across jobs (a 1M-variant model is 123 × 256 KB).
  */
-const weightCache = new LruCache<PlainText[]>(256 * 2 ** 20, (ps) => ps.length * 262_144, (ps) => ps.forEach((p) => p.delete()));
+type ChunkWeights = (PlainText | undefined)[];
+const weightCache = new LruCache<ChunkWeights>(256 * 2 ** 20, (ps) => ps.length * 262_144, (ps) => ps.forEach((p) => p?.delete()));
 
-function nttWeights(seal: Seal, ec: EvalContext, job: LinearJob, weightBits: number): { plains: PlainText[]; release(): void } {
+/** `undefined` for a chunk whose weights are all zero at this scale. */
+function nttWeights(seal: Seal, ec: EvalContext, job: LinearJob, weightBits: number): { plains: ChunkWeights; release(): void } {
   const { layout } = job;
   const key = job.weightsKey && `${job.weightsKey}:${ec.preset.id}:${weightBits}:${layout.length}:${layout.chunkLength}`;
   const cached = key ? weightCache.get(key) : undefined;
@@ -120,35 +140,25 @@ function nttWeights(seal: Seal, ec: EvalContext, job: LinearJob, weightBits: num
     const coeffs = new BigUint64Array(ec.preset.polyModulusDegree);
     const from = c * m;
     const to = Math.min(from + m, layout.length);
+    let nonZero = false;
     for (let i = from; i < to; i++) {
       const w = job.weights ? (job.weights[i] as number) : 1;
-      coeffs[m - 1 - (i - from)] = toResidue(toFixed(w, weightBits), t);
+      const r = toResidue(toFixed(w, weightBits), t);
+      coeffs[m - 1 - (i - from)] = r;
+      nonZero ||= r !== 0n;
     }
+    if (!nonZero) return undefined;
     const plain = makePlaintext(seal, ec.ctx, coeffs);
     ec.evaluator.plainTransformToNtt(plain, firstParms, plain);
     return plain;
   });
   firstParms.delete();
-  if (!key) return { plains, release: () => plains.forEach((p) => p.delete()) };
+  if (!key) return { plains, release: () => plains.forEach((p) => p?.delete()) };
   weightCache.set(key, plains);
   return { plains, release() {} };
 }
 
-/** Add the bias at each sample's result coefficient, mask every other one, shrink, serialize. */
-function finishCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, scope: SealScope, acc: CipherText, group: number, bias: bigint, layout: VectorLayout): Uint8Array {
-  const n = preset.polyModulusDegree;
-  const t = ec.plainModulus as bigint;
-  const mask = randomResidues(n, t);
-  const m = layout.chunkLength;
-  const inGroup = Math.min(layout.samplesPerCiphertext, layout.samples - group * layout.samplesPerCiphertext);
-  for (let k = 0; k < inGroup; k++) mask[k * m + m - 1] = bias;
-  const ev = ec.evaluator;
-  // Shrink first: the masking add is then over 2 primes instead of 4.
-  for (let primes = 4; primes > preset.resultPrimes; primes--) ev.cipherModSwitchToNext(acc, acc);
-  ev.addPlain(acc, scope.track(makePlaintext(seal, ec.ctx, mask)), acc);
-  return acc.saveArray(seal.ComprModeType.zstd);
-}
-
+/** CKKS: results are masked (slot 0 kept), not flooded: CKKS cannot flood without losing precision. */
 async function evaluateSlots(seal: Seal, ec: EvalContext, preset: CkksSlotsPreset, job: LinearJob): Promise<LinearResult> {
   const { layout } = job;
   const gk = ec.galoisKeys;

@@ -5,13 +5,15 @@ import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '.
 import type { JobData, JobReturn, LinearJobData } from '../server/queue.js';
 import type { ReportJobData } from '../server/datasets.js';
 import { vectorLayout } from '../shared/layout.js';
-import { getModelMeta, getModelWeights } from '../server/models.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
 import { getSeal, type Seal } from '../shared/seal.js';
 import { Store } from '../server/store.js';
 import { pack, WIRE_VERSION } from '../shared/wire.js';
 import { LruCache } from './cache.js';
 import { evaluateLinear } from './evaluate.js';
+import { ModelLoader } from './models.js';
+import { warmPool } from './privacy.js';
+import { throttledProgress } from './progress.js';
 import { runReport } from './reports.js';
 
 /**
@@ -23,7 +25,7 @@ interface ThreadEnv {
   seal: Seal;
   store: Store;
   contexts: LruCache<EvalContext>;
-  weights: LruCache<Float64Array>;
+  models: ModelLoader;
 }
 
 let env: Promise<ThreadEnv> | undefined;
@@ -32,13 +34,15 @@ function threadEnv(): Promise<ThreadEnv> {
   env ??= (async () => {
     const cfg = config();
     if (!cfg.REDIS_URL) throw new Error('REDIS_URL is not set in the worker');
+    const store = new Store(connectRedis(cfg.REDIS_URL, 'veil-worker'), keyPrefix(cfg.VEIL_PREFIX, cfg.REDIS_URL), cfg.RETENTION_SECONDS);
     return {
       seal: await getSeal(),
-      store: new Store(connectRedis(cfg.REDIS_URL, 'veil-worker'), keyPrefix(cfg.VEIL_PREFIX, cfg.REDIS_URL), cfg.RETENTION_SECONDS),
+      store,
       // Entries hold only an owner's keys (the SEAL context is shared per preset): CKKS Galois
-      // keys are ~20 MB of WASM memory each, BFV entries a public key.
+      // keys are ~20 MB of WASM memory each, BFV entries a public key (and, in privacy.ts, a
+      // small pool of encryptions of zero under it).
       contexts: new LruCache<EvalContext>(32, () => 1, (ec) => ec.dispose()),
-      weights: new LruCache<Float64Array>(512 * 2 ** 20, (w) => w.byteLength),
+      models: new ModelLoader(store),
     };
   })();
   return env;
@@ -52,22 +56,9 @@ async function evalContext(e: ThreadEnv, tenant: string, contextId: string): Pro
   if (!bytes) throw new NotFoundError('context', contextId);
   const ec = loadPublicContext(e.seal, bytes);
   e.contexts.set(key, ec);
+  // Encryptions of zero for this owner's results are made between jobs from now on.
+  warmPool(e.seal, ec);
   return ec;
-}
-
-async function modelWeights(e: ThreadEnv, data: LinearJobData): Promise<{ weights: Float64Array; bias: number }> {
-  const modelId = data.modelId as string;
-  const meta = await getModelMeta(e.store, data.tenant, modelId);
-  if (meta.digest !== data.modelDigest) {
-    throw new InvalidInputError('model_changed', `model '${modelId}' was replaced after this job was submitted; submit it again`);
-  }
-  const key = `${data.tenant}:${modelId}:${meta.digest}`;
-  let weights = e.weights.get(key);
-  if (!weights) {
-    weights = await getModelWeights(e.store, data.tenant, modelId);
-    e.weights.set(key, weights);
-  }
-  return { weights, bias: meta.bias };
 }
 
 async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobReturn> {
@@ -76,13 +67,12 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
   const jobId = job.id as string;
   const ec = await evalContext(e, data.tenant, data.contextId);
   const layout = vectorLayout(ec.preset, data.length, data.samples);
-  const model = data.op === 'grs' ? await modelWeights(e, data) : undefined;
-  let lastReport = 0;
+  const model = data.op === 'grs' ? await e.models.load(data.tenant, data.modelId as string, data.modelDigest, 'job was submitted; submit it again') : undefined;
   const result = await evaluateLinear(e.seal, ec, {
     layout,
     weights: model?.weights,
-    weightsKey: model ? `${data.tenant}:${data.modelId}:${data.modelDigest}` : 'ones',
-    bias: model?.bias ?? 0,
+    weightsKey: model?.key ?? 'ones',
+    bias: model?.meta.bias ?? 0,
     factor: data.op === 'mean' ? 1 / data.length : undefined,
     scaleBits: data.scaleBits,
     valueBits: data.valueBits,
@@ -91,13 +81,7 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
       if (!bytes) throw new InvalidInputError('inputs_gone', 'the job\'s inputs were deleted or expired before it ran; submit it again');
       return bytes;
     },
-    async onProgress(done, total) {
-      const pct = Math.floor((100 * done) / total);
-      if (pct - lastReport >= 5 || done === total) {
-        lastReport = pct;
-        await job.updateProgress(pct);
-      }
-    },
+    onProgress: throttledProgress(job),
   });
   const bytes = pack({
     v: WIRE_VERSION,
@@ -118,7 +102,7 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
   try {
     if (job.data.op === 'report') {
       const e = await threadEnv();
-      return await runReport(job as SandboxedJob<ReportJobData, JobReturn>, { seal: e.seal, store: e.store, context: (t, c) => evalContext(e, t, c) });
+      return await runReport(job as SandboxedJob<ReportJobData, JobReturn>, { seal: e.seal, store: e.store, models: e.models, context: (t, c) => evalContext(e, t, c) });
     }
     return await run(job as SandboxedJob<LinearJobData, JobReturn>);
   } catch (err) {

@@ -1,17 +1,18 @@
 import type { SandboxedJob } from 'bullmq';
-import { makePlaintext, randomResidues } from '../shared/coeff.js';
+import { makePlaintext } from '../shared/coeff.js';
 import { loadCiphertext, type EvalContext } from '../shared/context.js';
 import { DatasetStore, READING_OPS, reportWindow, scheduledForOf, type DatasetMeta, type GroupMeta, type ReportJobData } from '../server/datasets.js';
 import { InvalidInputError } from '../shared/errors.js';
 import type { JobReturn } from '../server/queue.js';
 import { vectorLayout } from '../shared/layout.js';
-import { getModelMeta, getModelWeights } from '../server/models.js';
-import type { BfvCoeffPreset } from '../shared/params.js';
 import { blockSumIndex, D_DIGIT_BITS, MAX_D_SECONDS, MAX_WINDOW_READINGS, type ReadingsEncoding } from '../shared/readings.js';
 import { SealScope, type CipherText, type Seal } from '../shared/seal.js';
 import type { Store } from '../server/store.js';
 import { pack, WIRE_VERSION, type ReportInfo } from '../shared/wire.js';
 import { evaluateLinear } from './evaluate.js';
+import type { ModelLoader } from './models.js';
+import { finishResult, FRESH_NOISE } from './privacy.js';
+import { throttledProgress, type Progress } from './progress.js';
 
 /**
  * Report jobs: a dataset's record groups in a time window, reduced on ciphertexts.
@@ -27,10 +28,9 @@ import { evaluateLinear } from './evaluate.js';
 export interface ReportDeps {
   seal: Seal;
   store: Store;
+  models: ModelLoader;
   context(tenant: string, contextId: string): Promise<EvalContext>;
 }
-
-type Progress = (done: number, total: number) => Promise<void>;
 
 const COMPUTE_PCT = 95;
 
@@ -47,14 +47,7 @@ export async function runReport(job: SandboxedJob<ReportJobData, JobReturn>, dep
   const ec = await deps.context(data.tenant, meta.contextId);
   // The computation is 0-95 %; 100 % once the result is stored. Packing and storing a cohort's
   // result takes seconds (hundreds of ciphertexts), and a bar at 100 % all that time looks hung.
-  let lastPct = 0;
-  const progress: Progress = async (done, total) => {
-    const pct = Math.floor((COMPUTE_PCT * done) / total);
-    if (pct - lastPct >= 5 || done === total) {
-      lastPct = pct;
-      await job.updateProgress(pct);
-    }
-  };
+  const progress = throttledProgress(job, COMPUTE_PCT);
   const base = { dataset: data.dataset, kind: meta.kind, op: data.report.op, since, until, scheduledFor, ...(data.schedule ? { schedule: data.schedule } : {}) };
   const out = meta.kind === 'readings'
     ? await readingsReport(deps, ds, ec, meta, data, groups, progress)
@@ -115,12 +108,18 @@ async function readingsReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
 
   const { seal } = deps;
   const ev = ec.evaluator;
-  const preset = ec.preset as BfvCoeffPreset;
-  const n = preset.polyModulusDegree;
+  const n = ec.preset.polyModulusDegree;
   const scope = new SealScope();
   try {
     const accs = (trend ? [0, 1, 2] : [0]).map(() => scope.track(seal.CipherText()));
     const tmp = scope.track(seal.CipherText());
+    // (digit + 1): never a zero multiplier, whose product SEAL would refuse as transparent.
+    const digitsOf = (g: GroupMeta) => {
+      const d = dOf(g);
+      return trend ? [Math.floor(d / 2 ** D_DIGIT_BITS) + 1, (d % 2 ** D_DIGIT_BITS) + 1] : [];
+    };
+    // Σ of the multipliers each accumulator summed fresh ciphertexts with: its noise bound / FRESH_NOISE.
+    const multiplierSums = accs.map((_, k) => groups.reduce((s, g) => s + (k === 0 ? 1 : (digitsOf(g)[k - 1] as number)) * g.ciphertexts, 0));
     const total = groups.reduce((s, g) => s + g.ciphertexts, 0);
     let done = 0;
     const constant = (v: number) => {
@@ -129,9 +128,7 @@ async function readingsReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
       return makePlaintext(seal, ec.ctx, c);
     };
     for (const g of groups) {
-      const d = dOf(g);
-      // (digit + 1): never a zero multiplier, whose product SEAL would refuse as transparent.
-      const digitPlains = trend ? [constant(Math.floor(d / 2 ** D_DIGIT_BITS) + 1), constant((d % 2 ** D_DIGIT_BITS) + 1)] : [];
+      const digitPlains = digitsOf(g).map(constant);
       try {
         for (let i = 0; i < g.ciphertexts; i++) {
           const ct = loadCiphertext(seal, ec, await groupInput(ds, data, g, i), `record ${g.seq}.${i}`);
@@ -157,7 +154,9 @@ async function readingsReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
     const keptBlocks = [enc.xLimbs + (op === 'variance' ? enc.x2Limbs : 0), enc.xLimbs, enc.xLimbs];
     const ciphertexts = accs.map((acc, k) => {
       ev.multiplyPlain(acc, reduce, acc);
-      return maskAndSave(seal, ec, preset, scope, acc, enc, keptBlocks[k] as number);
+      const kept = Array.from({ length: keptBlocks[k] as number }, (_, j) => ({ index: blockSumIndex(enc, j), value: 0n }));
+      // O has blockSize ones: the reduction multiplies the accumulated noise bound by blockSize.
+      return finishResult(seal, ec, acc, kept, FRESH_NOISE * (multiplierSums[k] as number) * enc.blockSize);
     });
     return {
       length: 1,
@@ -176,24 +175,13 @@ function accumulate(ev: EvalContext['evaluator'], acc: CipherText, ct: CipherTex
   else ev.add(acc, ct, acc);
 }
 
-/** Keep the sums of blocks 0 … blocks−1, mask every other coefficient, shrink, serialize. */
-function maskAndSave(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, scope: SealScope, acc: CipherText, enc: ReadingsEncoding, blocks: number): Uint8Array {
-  const mask = randomResidues(preset.polyModulusDegree, ec.plainModulus as bigint);
-  for (let j = 0; j < blocks; j++) mask[blockSumIndex(enc, j)] = 0n;
-  ec.evaluator.addPlain(acc, scope.track(makePlaintext(seal, ec.ctx, mask)), acc);
-  for (let primes = 4; primes > preset.resultPrimes; primes--) ec.evaluator.cipherModSwitchToNext(acc, acc);
-  return acc.saveArray(seal.ComprModeType.zstd);
-}
-
 async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContext, meta: DatasetMeta, data: ReportJobData, groups: GroupMeta[], progress: Progress): Promise<ReportOut> {
   const { op, modelId, modelDigest } = data.report;
   if (op !== 'grs' || !modelId) throw new InvalidInputError('invalid_op', 'a genotype dataset supports op grs with a model');
-  const model = await getModelMeta(deps.store, data.tenant, modelId);
-  if (modelDigest && model.digest !== modelDigest) throw new InvalidInputError('model_changed', `model '${modelId}' was replaced after this report was requested; request it again`);
+  const { meta: model, weights, key } = await deps.models.load(data.tenant, modelId, modelDigest, 'report was requested; request it again');
   if (model.variants !== meta.variants) throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; dataset '${data.dataset}' records have ${meta.variants}`);
   const count = groups.reduce((n, g) => n + g.count, 0);
   if (count === 0) throw new InvalidInputError('empty_window', `dataset '${data.dataset}' has no records in the report's window`);
-  const weights = await getModelWeights(deps.store, data.tenant, modelId);
   const total = groups.reduce((s, g) => s + g.ciphertexts, 0);
   let before = 0;
   const ciphertexts: Uint8Array[] = [];
@@ -202,6 +190,7 @@ async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
     const res = await evaluateLinear(deps.seal, ec, {
       layout: vectorLayout(ec.preset, meta.variants as number, g.count),
       weights,
+      weightsKey: key,
       bias: model.bias,
       scaleBits: g.scaleBits ?? 0,
       valueBits: g.valueBits ?? 0,
