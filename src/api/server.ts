@@ -5,10 +5,10 @@ import type { Config } from '../server/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
-import { getSeal } from '../shared/seal.js';
 import { Store } from '../server/store.js';
 import { createApp } from './app.js';
 import { createMetrics } from './metrics.js';
+import { createValidationPool } from './validation-pool.js';
 
 export interface ApiServer {
   url: string;
@@ -27,7 +27,8 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
   const prefix = keyPrefix(config.VEIL_PREFIX, redisUrl);
   const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
   const store = new Store(redis, prefix, config.RETENTION_SECONDS);
-  const deps = { config, store, queue, seal: await getSeal(), logger, metrics: createMetrics(queue) };
+  const validation = createValidationPool(config.VALIDATION_THREADS);
+  const deps = { config, store, queue, validation, logger, metrics: createMetrics(queue) };
   const app = createApp(deps);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
@@ -54,6 +55,7 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
           server.closeIdleConnections();
         });
         await queue.close();
+        await validation.close();
         redis.disconnect();
         logger.info('api closed');
       })();

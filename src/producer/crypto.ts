@@ -1,10 +1,11 @@
 import { centered, fromFixed, makePlaintext, readCoefficients, toFixed, toResidue } from '../shared/coeff.js';
-import { contextIdOf, loadPublicContext, type EvalContext } from '../shared/context.js';
+import { loadPublicContext, presetContext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError } from '../shared/errors.js';
 import { bitsFor, valueScaleBits } from '../shared/fixed.js';
 import { DEFAULT_VALUE_BITS } from '../shared/readings.js';
 import { resultPosition, vectorLayout, type VectorLayout } from '../shared/layout.js';
 import { buildContext, DEFAULT_PRESET, getPreset, presetParmsBytes, type PresetId } from '../shared/params.js';
+import { canonicalContext } from '../shared/public-context.js';
 import { getSeal, withScope, type Seal } from '../shared/seal.js';
 import { pack, parseWire, secretKeyFileSchema, unpack, WIRE_VERSION, type JobResult } from '../shared/wire.js';
 
@@ -30,8 +31,10 @@ export async function generateKeys(presetId: PresetId = DEFAULT_PRESET): Promise
       galoisKeys = gk.saveArray(seal.ComprModeType.zstd);
     }
     const publicKey = scope.track(kg.createPublicKeySerializable()).saveArray(seal.ComprModeType.zstd);
-    const publicContext = pack({ v: WIRE_VERSION, type: 'veil/public-context', preset: presetId, parms, publicKey, ...(galoisKeys ? { galoisKeys } : {}) });
-    const contextId = contextIdOf(publicContext);
+    const sent = pack({ v: WIRE_VERSION, type: 'veil/public-context', preset: presetId, parms, publicKey, ...(galoisKeys ? { galoisKeys } : {}) });
+    // The server stores contexts in canonical form (re-serialized, unseeded); writing that form
+    // here too keeps the content address the same on both sides.
+    const { bytes: publicContext, contextId } = canonicalContext(seal, sent, (p) => presetContext(seal, p).ctx);
     const secretKeyFile = pack({ v: WIRE_VERSION, type: 'veil/secret-key', preset: presetId, contextId, secretKey: sk.saveArray(seal.ComprModeType.zstd) });
     return { contextId, publicContext, secretKeyFile };
   });

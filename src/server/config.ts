@@ -38,6 +38,14 @@ const envSchema = z.object({
   /** Seconds inputs, results and finished job records are kept. */
   RETENTION_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_MB: intIn(1, 1024).default(256),
+  /** Nesting of a MessagePack body; veil's deepest (dataset records) is 4. */
+  MAX_MSGPACK_DEPTH: intIn(1, 64).default(8),
+  /** Variants of one model (PGS Catalog's largest scores have ~7M; 4M take ~1 GB of API heap to parse). */
+  MAX_MODEL_VARIANTS: intIn(1, 16_777_216).default(4_194_304),
+  /** Bytes a scoring file may decompress to (a 0.6 MB gzip can hold 30M rows). */
+  MAX_MODEL_TEXT_MB: intIn(1, 8192).default(1024),
+  /** Threads that run SEAL's checks of uploads off the API's event loop (~40 MB of memory each). */
+  VALIDATION_THREADS: intIn(1, 16).default(1),
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: intIn(1000, 600_000).default(30_000),
   JOB_ATTEMPTS: intIn(1, 20).default(3),

@@ -1,32 +1,10 @@
-import { createHash } from 'node:crypto';
 import { InvalidInputError } from './errors.js';
-import { buildContext, getPreset, plainModulus, presetParmsBytes, type Preset } from './params.js';
+import { buildContext, plainModulus, type Preset } from './params.js';
+import { contextIdOf, readPublicContext } from './public-context.js';
 import type { CipherText, Seal, SealContext } from './seal.js';
-import { parseWire, publicContextSchema, unpack, type PublicContext } from './wire.js';
+import { SEAL_OBJECT_BYTES, sealObjectProblem } from './seal-bytes.js';
 
-/** Content address of a public context: the same bytes give the same id, on both sides. */
-export function contextIdOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-const secretKeyPresent = () =>
-  new InvalidInputError(
-    'secret_key_present',
-    'the context carries secret-key material; send only public.ctx (veil keygen writes it) and keep secret.key on your side',
-  );
-
-/** True when `bytes` loads as a SEAL SecretKey under `ctx`: the one thing that must never arrive. */
-function isSecretKey(seal: Seal, ctx: SealContext, bytes: Uint8Array): boolean {
-  const sk = seal.SecretKey();
-  try {
-    sk.loadArray(ctx, bytes);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    sk.delete();
-  }
-}
+export { contextIdOf, galoisElement } from './public-context.js';
 
 /**
  * Everything a worker needs to evaluate under one owner's context. `dispose()` frees the WASM
@@ -46,58 +24,16 @@ export interface EvalContext {
 }
 
 /**
- * Parse and validate a public context: msgpack shape, no secret key anywhere, parameters exactly
- * those of a supported 128-bit preset, evaluation keys that load under them.
+ * Parse and validate a public context (see public-context.ts: bounded, no secret key anywhere,
+ * parameters exactly those of a supported 128-bit preset, evaluation keys that load under them).
  */
 export function loadPublicContext(seal: Seal, bytes: Uint8Array): EvalContext {
-  const raw = unpack(bytes);
-  if (raw && typeof raw === 'object' && Object.keys(raw).some((k) => /secret|private|^sk$/i.test(k))) {
-    throw secretKeyPresent();
-  }
-  const parsed: PublicContext = parseWire(publicContextSchema, raw, 'public context');
-  const preset = getPreset(parsed.preset);
-  const expected = presetParmsBytes(seal, preset);
-  // Compared byte by byte rather than with Buffer: the browser page loads contexts too.
-  if (expected.length !== parsed.parms.length || expected.some((b, i) => b !== parsed.parms[i])) {
-    throw new InvalidInputError(
-      'unsupported_parameters',
-      `the parameters are not those of preset ${preset.id}; veil accepts only its presets (all 128-bit secure): regenerate keys with veil keygen`,
-      422,
-    );
-  }
-  // One SEAL context per preset and process: building one costs ~400 ms, and the parameters were
-  // just checked to be byte-identical to the preset's. Only the owner's keys are per context.
-  const shared = presetContext(seal, preset);
-  const { ctx } = shared;
-  const publicKey = loadPublicKey(seal, ctx, parsed.publicKey);
-  let galoisKeys: EvalContext['galoisKeys'];
-  try {
-    if (preset.scheme === 'ckks') {
-      if (!parsed.galoisKeys) {
-        throw new InvalidInputError('missing_galois_keys', `preset ${preset.id} needs Galois keys in the context`, 422);
-      }
-      galoisKeys = seal.GaloisKeys();
-      try {
-        galoisKeys.loadArray(ctx, parsed.galoisKeys);
-      } catch {
-        if (isSecretKey(seal, ctx, parsed.galoisKeys)) throw secretKeyPresent();
-        throw new InvalidInputError('invalid_keys', 'galoisKeys do not load under the context parameters', 422);
-      }
-      for (const step of preset.galoisSteps) {
-        if (!galoisKeys.hasKey(galoisElement(step, preset.polyModulusDegree))) {
-          throw new InvalidInputError('invalid_keys', `galoisKeys lack the rotation by ${step}; regenerate with veil keygen`, 422);
-        }
-      }
-    } else if (parsed.galoisKeys && isSecretKey(seal, ctx, parsed.galoisKeys)) {
-      throw secretKeyPresent();
-    }
-  } catch (err) {
-    galoisKeys?.delete();
-    publicKey.delete();
-    throw err;
-  }
+  // One SEAL context per preset and process: building one costs ~400 ms, and the parameters are
+  // checked to be byte-identical to the preset's. Only the owner's keys are per context.
+  const loaded = readPublicContext(seal, bytes, (preset) => presetContext(seal, preset).ctx);
+  const { galoisKeys, publicKey } = loaded;
   const ec: EvalContext = {
-    ...shared,
+    ...presetContext(seal, loaded.preset),
     contextId: contextIdOf(bytes),
     galoisKeys,
     publicKey,
@@ -109,19 +45,6 @@ export function loadPublicContext(seal: Seal, bytes: Uint8Array): EvalContext {
     },
   };
   return ec;
-}
-
-/** The owner's public key must load as one (and must not be a secret key in disguise). */
-function loadPublicKey(seal: Seal, ctx: SealContext, bytes: Uint8Array): ReturnType<Seal['PublicKey']> {
-  const pk = seal.PublicKey();
-  try {
-    pk.loadArray(ctx, bytes);
-    return pk;
-  } catch {
-    pk.delete();
-    if (isSecretKey(seal, ctx, bytes)) throw secretKeyPresent();
-    throw new InvalidInputError('invalid_keys', 'publicKey does not load under the context parameters', 422);
-  }
 }
 
 /**
@@ -147,13 +70,8 @@ export function presetContext(seal: Seal, preset: Preset): EvalContext {
   return ec;
 }
 
-/** SEAL's Galois element for a left rotation by `step` slots: 3^step mod 2N. */
-export function galoisElement(step: number, n: number): number {
-  const m = 2 * n;
-  let g = 1;
-  for (let i = 0; i < step; i++) g = (g * 3) % m;
-  return g;
-}
+export const invalidCiphertext = (label: string, why: string) =>
+  new InvalidInputError('invalid_ciphertext', `${label}: ${why}; encrypt with this context's keys (veil keygen) and send it unmodified`);
 
 /**
  * Load one received ciphertext and check it is a fresh ciphertext for this context: SEAL's own
@@ -163,14 +81,18 @@ export function loadCiphertext(seal: Seal, ec: EvalContext, bytes: Uint8Array, l
   const ct = seal.CipherText();
   const bad = (why: string) => {
     ct.delete();
-    return new InvalidInputError('invalid_ciphertext', `${label}: ${why}; encrypt with this context's keys (veil keygen) and send it unmodified`);
+    return invalidCiphertext(label, why);
   };
+  const why = sealObjectProblem(bytes, SEAL_OBJECT_BYTES[ec.preset.id].ciphertext!);
+  if (why !== null) throw bad(why);
   try {
     ct.loadArray(ec.ctx, bytes);
   } catch {
     throw bad('not a valid SEAL ciphertext for this context (truncated, corrupted, or made under other parameters)');
   }
   if (ct.size !== 2) throw bad(`has size ${ct.size}, expected a fresh ciphertext of size 2`);
+  // c1 = 0 makes the ciphertext a plaintext in disguise: results computed on it leak the weights.
+  if (ct.isTransparent) throw bad('is transparent (its c1 is zero)');
   const firstParms = ec.ctx.firstParmsId;
   const ctParms = ct.parmsId;
   const sameLevel = firstParms.values.every((v: bigint, i: number) => v === ctParms.values[i]);

@@ -11,7 +11,7 @@
  *   #veil_bias=-1.2        intercept added to the score (default 0)
  *   #veil_link=logistic    `identity` (default) or `logistic` (probability = sigmoid(score))
  */
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError, VeilError } from './errors.js';
 import { readLines, type TextInput } from './lines.js';
 import type { Link, ModelDefinition, ModelVariant } from './model.js';
 
@@ -59,8 +59,17 @@ export function modelGenomeBuild(metadata: Record<string, string>): string | und
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const POSITIVE_INT = /^[1-9]\d*$/;
 
+/** Bounds for files from untrusted senders (the API); the CLI reads its own files unbounded. */
+export interface PgsLimits {
+  /** More usable variant rows than this: 413 `too_many_variants`. */
+  maxVariants?: number;
+  /** More text than this after decompression: 413 `decompressed_too_large`. */
+  maxTextBytes?: number;
+}
+
 /** Parse a scoring file. `fallbackName` names the model when the header has no pgs_name/pgs_id. */
-export async function parsePgsScoringFile(input: TextInput, fallbackName = 'unnamed model'): Promise<PgsParseResult> {
+export async function parsePgsScoringFile(input: TextInput, fallbackName = 'unnamed model', limits: PgsLimits = {}): Promise<PgsParseResult> {
+  const maxVariants = limits.maxVariants ?? Infinity;
   const metadata: Record<string, string> = {};
   const variants: ModelVariant[] = [];
   let weights = new Float64Array(1024);
@@ -69,7 +78,7 @@ export async function parsePgsScoringFile(input: TextInput, fallbackName = 'unna
   let lineNo = 0;
   let rows = 0;
 
-  for await (const raw of readLines(input, 'invalid_model')) {
+  for await (const raw of readLines(input, 'invalid_model', undefined, limits.maxTextBytes)) {
     lineNo++;
     const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (line.startsWith('#')) {
@@ -92,6 +101,7 @@ export async function parsePgsScoringFile(input: TextInput, fallbackName = 'unna
       skipped[row] = (skipped[row] ?? 0) + 1;
       continue;
     }
+    if (variants.length === maxVariants) throw tooManyVariants(maxVariants);
     if (variants.length === weights.length) {
       const grown = new Float64Array(weights.length * 2);
       grown.set(weights);
@@ -193,6 +203,9 @@ function parseLink(text: string | undefined): Link {
   if (text === 'logistic') return 'logistic';
   throw new InvalidInputError('invalid_model', `header line #veil_link=${text}: the link must be identity or logistic`);
 }
+
+export const tooManyVariants = (max: number) =>
+  new VeilError('too_many_variants', `the model has more than ${max} variants (MAX_MODEL_VARIANTS); split it or raise the limit`, 413);
 
 function fail(lineNo: number, message: string): never {
   throw new InvalidInputError('invalid_model', `line ${lineNo}: ${message}`);

@@ -81,6 +81,8 @@ async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
 export interface LocalStack {
   apiUrl: string;
   redisUrl: string;
+  /** The API process (tests read its memory). */
+  api: ChildProcess;
   workers: ChildProcess[];
   /** The scheduler role (tests stop it to simulate an outage). */
   scheduler: ChildProcess;
@@ -136,6 +138,7 @@ export async function startLocalStack(opts: StackOptions = {}): Promise<LocalSta
   return {
     apiUrl,
     redisUrl: redis.url,
+    api,
     workers,
     scheduler,
     addWorker: () => {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadCiphertext, presetContext } from '../../shared/context.js';
 import {
   checkDatasetName, checkScheduleName, DatasetStore, GENOTYPE_OPS, READING_OPS, REPORT_OPS, reportWindow, scheduledForOf, schedulerIdOf,
   type DatasetMeta, type ReportJobData, type ReportOp, type ScheduleDef,
@@ -13,7 +12,8 @@ import { getModelMeta } from '../../server/models.js';
 import { getPreset } from '../../shared/params.js';
 import { readingChunks, readingsEncoding } from '../../shared/readings.js';
 import { applySchedule, checkTimeZone, type ScheduleQueue } from '../../server/schedules.js';
-import { parseWire, unpack } from '../../shared/wire.js';
+import { unpackChecked } from '../../shared/msgpack-bounds.js';
+import { parseWire } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
@@ -139,9 +139,8 @@ export function datasetRoutes(deps: ApiDeps): Router {
   router.post('/:name/records', rawBody(MSGPACK_TYPES, deps.config.MAX_BODY_MB * 2 ** 20), async (req, res) => {
     const tenant = tenantOf(res);
     const meta = await own(req, res);
-    const body = parseWire(appendSchema, unpack(bodyBytes(req)), 'records');
+    const body = parseWire(appendSchema, unpackChecked(bodyBytes(req), deps.config.MAX_MSGPACK_DEPTH), 'records');
     const preset = getPreset(meta.preset);
-    const ec = presetContext(deps.seal, preset);
     const now = Date.now();
     body.records.forEach((r, i) => {
       const where = `records.${i}`;
@@ -154,8 +153,12 @@ export function datasetRoutes(deps: ApiDeps): Router {
       } else if (r.ids) {
         throw new InvalidInputError('invalid_ids', `${where}: readings take no record ids`);
       }
-      r.ciphertexts.forEach((ct, j) => loadCiphertext(deps.seal, ec, ct, `${where}.ciphertexts.${j}`).delete());
     });
+    await deps.validation.checkCiphertexts(
+      preset.id,
+      body.records.flatMap((r) => r.ciphertexts),
+      body.records.flatMap((r, i) => r.ciphertexts.map((_, j) => `records.${i}.ciphertexts.${j}`)),
+    );
     if (meta.kind === 'genotypes') {
       const seen = new Set<string>();
       for (const id of body.records.flatMap((r) => r.ids ?? [])) {

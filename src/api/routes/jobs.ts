@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
-import { loadCiphertext, presetContext } from '../../shared/context.js';
 import { InvalidInputError, NotFoundError, VeilError } from '../../shared/errors.js';
 import { jobOptions, toStatus, type JobData } from '../../server/queue.js';
 import { vectorLayout } from '../../shared/layout.js';
 import { getModelMeta } from '../../server/models.js';
 import { getPreset } from '../../shared/params.js';
-import { jobRequestSchema, parseWire, unpack, type JobRequest } from '../../shared/wire.js';
+import { unpackChecked } from '../../shared/msgpack-bounds.js';
+import { jobRequestSchema, parseWire, type JobRequest } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
@@ -27,7 +27,7 @@ export function jobRoutes(deps: ApiDeps): Router {
 
   router.post('/', rawBody(MSGPACK_TYPES, deps.config.MAX_BODY_MB * 2 ** 20), async (req, res) => {
     const tenant = tenantOf(res);
-    const request = parseWire(jobRequestSchema, unpack(bodyBytes(req)), 'job');
+    const request = parseWire(jobRequestSchema, unpackChecked(bodyBytes(req), deps.config.MAX_MSGPACK_DEPTH), 'job');
     const data = await checkJob(deps, tenant, request);
     const idemKey = req.get('idempotency-key');
     if (idemKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idemKey)) {
@@ -135,8 +135,7 @@ async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest): Pro
   if (request.ciphertexts.length !== layout.ciphertexts) {
     throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
   }
-  const ec = presetContext(deps.seal, preset);
-  request.ciphertexts.forEach((bytes, i) => loadCiphertext(deps.seal, ec, bytes, `ciphertexts.${i}`).delete());
+  await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`));
   return {
     tenant,
     op: request.op,

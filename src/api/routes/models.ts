@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InvalidInputError, VeilError } from '../../shared/errors.js';
 import type { ModelDefinition } from '../../shared/model.js';
 import { checkModelId, getModelMeta, getModelVariants, listModels, saveModel } from '../../server/models.js';
-import { parsePgsScoringFile } from '../../shared/pgs.js';
+import { parsePgsScoringFile, tooManyVariants } from '../../shared/pgs.js';
 import { parseWire } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -14,7 +14,7 @@ const jsonModelSchema = z
   .object({
     id: z.string().optional(),
     name: z.string().min(1).max(200),
-    weights: z.array(z.number().finite()).min(1).max(4_194_304),
+    weights: z.array(z.number().finite()).min(1), // length bounded by MAX_MODEL_VARIANTS before parsing
     bias: z.number().finite().default(0),
     link: z.enum(['identity', 'logistic']).default('identity'),
     variants: z
@@ -35,6 +35,8 @@ export function modelRoutes(deps: ApiDeps): Router {
     let modelId: string;
     if (req.is('application/json')) {
       const body = await readJson(req, limit);
+      const weights = (body as { weights?: unknown } | null)?.weights;
+      if (Array.isArray(weights) && weights.length > deps.config.MAX_MODEL_VARIANTS) throw tooManyVariants(deps.config.MAX_MODEL_VARIANTS);
       const m = parseWire(jsonModelSchema, body, 'model');
       if (m.variants && m.variants.length !== m.weights.length) {
         throw new InvalidInputError('invalid_model', `variants has ${m.variants.length} entries but weights has ${m.weights.length}`);
@@ -50,7 +52,10 @@ export function modelRoutes(deps: ApiDeps): Router {
       modelId = checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
     } else if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
       // Streamed line by line from the socket: a million-variant file is never one string.
-      const parsed = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model');
+      const parsed = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model', {
+        maxVariants: deps.config.MAX_MODEL_VARIANTS,
+        maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20,
+      });
       def = parsed.model;
       modelId = checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
     } else {

@@ -1,0 +1,122 @@
+import { Worker } from 'node:worker_threads';
+import { InvalidInputError, VeilError } from '../shared/errors.js';
+import { invalidCiphertext } from '../shared/context.js';
+import type { PresetId } from '../shared/params.js';
+import { SEAL_OBJECT_BYTES, sealObjectProblem } from '../shared/seal-bytes.js';
+
+/**
+ * A small pool of worker threads for the API's SEAL work (validation-thread.ts). SEAL calls are
+ * synchronous and take ~1 ms per ciphertext, ~10 ms per BFV context and ~0.7 s per CKKS context:
+ * on the event loop a 1M-variant job (123 ciphertexts) would hold /healthz for its whole
+ * validation. Tasks queue here and go to the first idle thread; a thread that dies fails its task
+ * with a 503 and is replaced.
+ */
+export type ValidationTask = { id: number } & TaskBody;
+type TaskBody = { kind: 'context'; bytes: Uint8Array } | { kind: 'ciphertexts'; preset: PresetId; ciphertexts: Uint8Array[]; labels: string[] };
+
+export type ValidationReply =
+  | { id: number; ok: true; context?: CanonicalContext }
+  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
+
+export interface CanonicalContext {
+  contextId: string;
+  preset: PresetId;
+  /** What veil stores: re-serialized from SEAL's loaded objects. */
+  bytes: Uint8Array;
+}
+
+export interface ValidationPool {
+  /** Check an uploaded context and return its canonical form. */
+  canonicalContext(bytes: Uint8Array): Promise<CanonicalContext>;
+  /** Load each ciphertext under the preset (SEAL's own checks, size, level, form); `labels` name them in errors. */
+  checkCiphertexts(preset: PresetId, ciphertexts: Uint8Array[], labels: string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  task: ValidationTask;
+  resolve(reply: ValidationReply & { ok: true }): void;
+  reject(err: Error): void;
+}
+
+const THREAD_URL = new URL('./validation-thread.js', import.meta.url);
+
+export function createValidationPool(threads: number): ValidationPool {
+  const queue: Pending[] = [];
+  const idle: Worker[] = [];
+  const busy = new Map<Worker, Pending>();
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): void {
+    const worker = new Worker(THREAD_URL);
+    worker.on('message', (reply: ValidationReply) => {
+      const job = busy.get(worker);
+      busy.delete(worker);
+      idle.push(worker);
+      if (job) settle(job, reply);
+      dispatch();
+    });
+    worker.on('error', () => {}); // 'exit' follows; the task is failed there
+    worker.on('exit', () => {
+      const job = busy.get(worker);
+      busy.delete(worker);
+      const at = idle.indexOf(worker);
+      if (at >= 0) idle.splice(at, 1);
+      job?.reject(new VeilError('validation_unavailable', 'the validation thread stopped; retry the request', 503));
+      if (!closed) {
+        spawn();
+        dispatch();
+      }
+    });
+    idle.push(worker);
+  }
+
+  function dispatch(): void {
+    while (idle.length > 0 && queue.length > 0) {
+      const worker = idle.pop() as Worker;
+      const job = queue.shift() as Pending;
+      busy.set(worker, job);
+      worker.postMessage(job.task);
+    }
+  }
+
+  function run(task: TaskBody): Promise<ValidationReply & { ok: true }> {
+    if (closed) return Promise.reject(new VeilError('validation_unavailable', 'the API is shutting down', 503));
+    return new Promise((resolve, reject) => {
+      queue.push({ task: { ...task, id: nextId++ }, resolve, reject });
+      dispatch();
+    });
+  }
+
+  for (let i = 0; i < threads; i++) spawn();
+  return {
+    async canonicalContext(bytes) {
+      const reply = await run({ kind: 'context', bytes });
+      return reply.context as CanonicalContext;
+    },
+    async checkCiphertexts(preset, ciphertexts, labels) {
+      // Bytes first, on the event loop (O(zstd blocks) each): what SEAL then expands is bounded.
+      const max = SEAL_OBJECT_BYTES[preset].ciphertext as number;
+      ciphertexts.forEach((bytes, i) => {
+        const why = sealObjectProblem(bytes, max);
+        if (why !== null) throw invalidCiphertext(labels[i] ?? `ciphertext ${i}`, why);
+      });
+      await run({ kind: 'ciphertexts', preset, ciphertexts, labels });
+    },
+    async close() {
+      closed = true;
+      for (const job of queue.splice(0)) job.reject(new VeilError('validation_unavailable', 'the API is shutting down', 503));
+      await Promise.all([...idle, ...busy.keys()].map((w) => w.terminate()));
+    },
+  };
+}
+
+/** A thread's error as the typed error it was, so the client gets its code and status. */
+function settle(job: Pending, reply: ValidationReply): void {
+  if (reply.ok) return job.resolve(reply);
+  const { name, code, message, status } = reply.error;
+  if (name === 'InvalidInputError') job.reject(new InvalidInputError(code, message, status));
+  else if (status < 500) job.reject(new VeilError(code, message, status));
+  else job.reject(new Error(`validation thread: ${code}: ${message}`));
+}
