@@ -14,7 +14,8 @@ describe('a 1,000,000-variant GRS', () => {
     const weights = Array.from({ length }, () => (rand() - 0.5) * 0.2);
     const dosages = Array.from({ length }, () => Math.floor(rand() * 3));
     await f.client.addModelJson({ id: 'synthetic-1m', name: 'synthetic 1M', weights, bias: 0 });
-    const jobId = await submitGrs(f.client, f.owner, 'synthetic-1m', [dosages]);
+    // Declared hard calls: the fixed 2^-16 dosage scale would cost the 1M weights 16 bits (7.8e-6).
+    const jobId = await submitGrs(f.client, f.owner, 'synthetic-1m', [dosages], { hardCalls: true });
     const [grs] = (await waitAndFinish(f.client, f.owner, jobId)) as GrsOutcome[];
     let want = 0;
     for (let i = 0; i < length; i++) want += weights[i]! * dosages[i]!;

@@ -88,7 +88,8 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
           throw new VeilError('invalid_input', `${o.vcf} has ${match.samples.length} samples: name one with --sample or pass --all-samples`);
         }
         if (!o.allSamples) {
-          const jobId = await submitGrs(ctx.client(), owner, o.model, [match.dosages(0)]);
+          // 23andMe has hard calls only: declared as such, the weights get 16 more bits.
+          const jobId = await submitGrs(ctx.client(), owner, o.model, [match.dosages(0)], { hardCalls: Boolean(o['23andme']) });
           if (!o.wait) return ctx.output({ jobId, ...coverage });
           const [r] = await waitAndFinish(ctx.client(), owner, jobId);
           return ctx.output({ ...r, ...coverage });

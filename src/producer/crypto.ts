@@ -49,6 +49,8 @@ export async function generateKeys(presetId: PresetId = DEFAULT_PRESET): Promise
  */
 export const MAX_DOSAGE = 2;
 export const DOSAGE_SCALE_BITS = 16;
+/** Hard-called genotypes (a source that only has 0/1/2, e.g. 23andMe), declared by the caller. */
+export const HARD_CALL_SCALE_BITS = 0;
 
 /** Encrypted inputs for one job, with the public fixed-point metadata the worker needs. */
 export interface EncryptedVector {
@@ -110,19 +112,20 @@ export class Owner {
     if (!first) throw new InvalidInputError('invalid_input', 'nothing to encrypt');
     const layout = vectorLayout(this.preset, first.length, samples.length);
     const maxAbs = opts.maxAbs ?? (opts.purpose === 'dot' ? MAX_DOSAGE : 2 ** DEFAULT_VALUE_BITS - 1);
+    // CKKS has its own (fixed) scale; coefficient encoding's follows from the op and the length.
+    const preset = this.preset;
+    const scaleBits = preset.encoding === 'slots' ? undefined : opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, preset.plainModulusBits) : DOSAGE_SCALE_BITS);
     for (const s of samples) {
       if (s.length !== first.length) throw new InvalidInputError('invalid_input', 'all samples must have the same number of values');
       for (let i = 0; i < s.length; i++) {
         const v = s[i] as number;
         if (!Number.isFinite(v)) throw new InvalidInputError('invalid_input', `value ${i} is not a finite number`);
         if (Math.abs(v) > maxAbs) throw new InvalidInputError('value_out_of_range', `value ${i} (${v}) is outside the declared range ±${maxAbs}`);
+        // Declared whole numbers (hard calls) are never silently rounded.
+        if (scaleBits === 0 && !Number.isInteger(v)) throw new InvalidInputError('invalid_input', `value ${i} (${v}) is not a whole number, as declared`);
       }
     }
-    if (this.preset.encoding === 'slots') {
-      return { layout, ciphertexts: this.encryptSlots(samples, layout), scaleBits: 0, valueBits: 0 };
-    }
-    const tBits = this.preset.plainModulusBits;
-    const scaleBits = opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, tBits) : DOSAGE_SCALE_BITS);
+    if (scaleBits === undefined) return { layout, ciphertexts: this.encryptSlots(samples, layout), scaleBits: 0, valueBits: 0 };
     const valueBits = bitsFor(Math.ceil(maxAbs * 2 ** scaleBits));
     return { layout, ciphertexts: this.encryptCoefficients(samples, layout, scaleBits), scaleBits, valueBits };
   }

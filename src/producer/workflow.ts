@@ -2,7 +2,7 @@ import { VeilError } from '../shared/errors.js';
 import { vectorLayout } from '../shared/layout.js';
 import { WIRE_VERSION, type JobResult } from '../shared/wire.js';
 import type { JobStatusBody, VeilClient } from './client.js';
-import type { Owner } from './crypto.js';
+import { HARD_CALL_SCALE_BITS, type Owner } from './crypto.js';
 import { finishReport, type ReportOutcome } from './datasets.js';
 
 /**
@@ -27,15 +27,18 @@ export interface SubmitOptions {
   idempotencyKey?: string;
 }
 
-/** Submit a GRS job: one dosage vector per sample, in the model's variant order. */
-export async function submitGrs(client: VeilClient, owner: Owner, modelId: string, dosages: ArrayLike<number>[], opts: SubmitOptions = {}): Promise<string> {
+/**
+ * Submit a GRS job: one dosage vector per sample, in the model's variant order. `hardCalls`
+ * declares whole-number dosages (the source has nothing else): the weights then get 16 more bits.
+ */
+export async function submitGrs(client: VeilClient, owner: Owner, modelId: string, dosages: ArrayLike<number>[], opts: SubmitOptions & { hardCalls?: boolean } = {}): Promise<string> {
   const model = await client.getModelInfo(modelId);
   for (const d of dosages) {
     if (d.length !== model.variants) {
       throw new VeilError('wrong_length', `model ${modelId} has ${model.variants} variants; got ${d.length} dosages (list them in the model's variant order)`);
     }
   }
-  const enc = owner.encryptVectors(dosages, { purpose: 'dot' });
+  const enc = owner.encryptVectors(dosages, { purpose: 'dot', ...(opts.hardCalls ? { scaleBits: HARD_CALL_SCALE_BITS } : {}) });
   const contextId = await client.uploadContext(owner.publicContext);
   return client.submit({ v: WIRE_VERSION, op: 'grs', contextId, modelId, samples: dosages.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }, opts.idempotencyKey);
 }
