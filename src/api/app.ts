@@ -7,6 +7,7 @@ import { contextRoutes } from './routes/contexts.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
+import { redisFailureHandler, requireRedis } from './unavailable.js';
 
 /** The intake API as an Express app; server.ts gives it a socket and a lifecycle. */
 export function createApp(deps: ApiDeps): Express {
@@ -30,6 +31,9 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Everything below needs Redis: refuse with 503 at once while it is down (a command sent now
+  // would wait for the reconnect).
+  app.use(requireRedis(deps.store.redis));
   app.get('/readyz', async (_req, res) => {
     try {
       await deps.store.redis.ping();
@@ -51,6 +55,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', v1);
 
   app.use((req, _res, next) => next(new VeilError('not_found', `no route ${req.method} ${req.path}; see the README's API table`, 404)));
+  app.use(redisFailureHandler(deps.logger));
   app.use(errorHandler(deps.logger));
   return app;
 }

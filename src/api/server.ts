@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
 import { Queue } from 'bullmq';
-import { pino } from 'pino';
 import type { Config } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../shared/jobs.js';
 import { connectRedis, keyPrefix } from '../shared/redis.js';
 import { getSeal } from '../shared/seal.js';
+import { createLogger } from '../server/log.js';
 import { Store } from '../shared/store.js';
 import { createApp } from './app.js';
 import { createMetrics } from './metrics.js';
@@ -22,7 +22,7 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
   if (!config.VEIL_TOKENS && !LOOPBACK.test(config.HOST)) {
     throw new ConfigError(`HOST=${config.HOST} without VEIL_TOKENS would serve everyone as one tenant; set VEIL_TOKENS=tenant:token,… or HOST=127.0.0.1`);
   }
-  const logger = pino({ level: config.LOG_LEVEL, name: 'veil-api' });
+  const logger = createLogger('veil-api', config.LOG_LEVEL);
   const redis = connectRedis(redisUrl, 'veil-api');
   const prefix = keyPrefix(config.VEIL_PREFIX, redisUrl);
   const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
