@@ -7,6 +7,7 @@ import { contextRoutes } from './routes/contexts.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
+import { authorize, requireAdmin } from './scopes.js';
 import { redisFailureHandler, requireRedis } from './unavailable.js';
 
 /** The intake API as an Express app; server.ts gives it a socket and a lifecycle. */
@@ -42,12 +43,13 @@ export function createApp(deps: ApiDeps): Express {
       res.status(503).json({ error: { code: 'redis_unavailable', message: 'Redis is not reachable; check REDIS_URL' } });
     }
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireAdmin(deps.config), async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
   const v1 = express.Router();
   v1.use(authenticate(deps.config.VEIL_TOKENS));
+  v1.use(authorize);
   v1.use('/contexts', contextRoutes(deps));
   v1.use('/jobs', jobRoutes(deps));
   v1.use('/models', modelRoutes(deps));

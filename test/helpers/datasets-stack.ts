@@ -9,7 +9,7 @@ import { CLI_PATH, startLocalStack, type LocalStack } from '../../src/stack/loca
  * A stack for the dataset tests: two tenants (tokens), a 2 s job lock so a killed worker's report
  * moves on quickly, a fast schedule reconciliation, and a BullMQ Queue handle for inspection.
  */
-export const TOKENS = { a: 'token-tenant-a-1234', b: 'token-tenant-b-5678' };
+export const TOKENS = { a: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', b: 'f9e8d7c6b5a4938271605f4e3d2c1b0a' };
 
 export interface DatasetsStack extends LocalStack {
   prefix: string;
