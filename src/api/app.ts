@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { VeilError } from '../shared/errors.js';
 import { authenticate } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import type { Drain } from './drain.js';
 import { errorHandler } from './http.js';
 import { contextRoutes } from './routes/contexts.js';
 import { datasetRoutes } from './routes/datasets.js';
@@ -11,8 +12,9 @@ import { authorize, requireAdmin } from './scopes.js';
 import { redisFailureHandler, requireRedis } from './unavailable.js';
 
 /** The intake API as an Express app; server.ts gives it a socket and a lifecycle. */
-export function createApp(deps: ApiDeps): Express {
+export function createApp(deps: ApiDeps, drain: Drain): Express {
   const app = express();
+  app.use(drain.middleware);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 

@@ -8,6 +8,7 @@ import { getSeal } from '../shared/seal.js';
 import { createLogger } from '../server/log.js';
 import { Store } from '../shared/store.js';
 import { createApp } from './app.js';
+import { Drain } from './drain.js';
 import { createMetrics } from './metrics.js';
 
 export interface ApiServer {
@@ -17,7 +18,7 @@ export interface ApiServer {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
-/** Start the intake API. `close()` stops accepting, lets in-flight requests finish, and is idempotent. */
+/** Start the intake API. `close()` stops accepting, drains within DRAIN_TIMEOUT_MS (drain.ts), and is idempotent. */
 export async function startApi(config: Config, redisUrl: string): Promise<ApiServer> {
   if (!config.VEIL_TOKENS && !LOOPBACK.test(config.HOST)) {
     throw new ConfigError(`HOST=${config.HOST} without VEIL_TOKENS would serve everyone as one tenant; set VEIL_TOKENS=tenant:token,… or HOST=127.0.0.1`);
@@ -28,7 +29,8 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
   const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
   const store = new Store(redis, prefix, config.RETENTION_SECONDS);
   const deps = { config, store, queue, seal: await getSeal(), logger, metrics: createMetrics(queue) };
-  const app = createApp(deps);
+  const drain = new Drain();
+  const app = createApp(deps, drain);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -49,10 +51,7 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
     url,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await drain.drain(server, config.DRAIN_TIMEOUT_MS);
         await queue.close();
         redis.disconnect();
         logger.info('api closed');

@@ -43,6 +43,8 @@ const envSchema = z.object({
   /** Seconds inputs, results and finished job records are kept. */
   RETENTION_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_MB: intIn(1, 1024).default(256),
+  /** On SIGTERM the API finishes requests for at most this long, then closes every connection. */
+  DRAIN_TIMEOUT_MS: intIn(100, 600_000).default(10_000),
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: intIn(1000, 600_000).default(30_000),
   JOB_ATTEMPTS: intIn(1, 20).default(3),
