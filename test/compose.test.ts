@@ -33,7 +33,7 @@ describe('docker-compose.yml entry points', () => {
 
   it("redis: the compose flags (AOF, noeviction) are accepted by redis-server", async () => {
     const [bin, ...args] = compose.services.redis!.command;
-    expect(args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
+    expect(args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction']));
     const dir = await mkdtemp(join(tmpdir(), 'veil-compose-redis-'));
     const port = await freePort();
     const r = spawn(bin!, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], { stdio: 'ignore' });

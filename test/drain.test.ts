@@ -86,6 +86,11 @@ describe('API drain under keep-alive load', () => {
     await queue.close();
     expect(missing).toEqual([]);
   });
+
+  it('the Redis the stack spawns fsyncs every write (202 means on disk)', async () => {
+    expect(await admin.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+    expect(await admin.config('GET', 'appendfsync')).toEqual(['appendfsync', 'always']);
+  });
 });
 
 /** POST over a given keep-alive agent (fetch offers no per-client connection control on Node 20). */
