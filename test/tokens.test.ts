@@ -21,9 +21,10 @@ describe('token configuration', () => {
     const [owner, models, admin] = [hex(), randomBytes(24).toString('base64url'), hex()];
     const { VEIL_TOKENS: table } = parseConfig({ VEIL_TOKENS: `clinic:${owner},lab:${models}:models, ops:${admin}:admin` });
     expect(table?.size).toBe(3);
-    expect(table?.match(owner)).toEqual({ tenant: 'clinic', scope: 'owner' });
-    expect(table?.match(models)).toEqual({ tenant: 'lab', scope: 'models' });
-    expect(table?.match(admin)).toEqual({ tenant: 'ops', scope: 'admin' });
+    expect(table?.match(owner)).toMatchObject({ tenant: 'clinic', scope: 'owner' });
+    expect(table?.match(models)).toMatchObject({ tenant: 'lab', scope: 'models' });
+    expect(table?.match(admin)).toMatchObject({ tenant: 'ops', scope: 'admin' });
+    expect(table?.match(admin)?.tokenId).not.toBe(table?.match(owner)?.tokenId);
     expect(table?.match(`${owner}x`)).toBeUndefined();
     expect(table?.match(owner.slice(0, -1))).toBeUndefined();
   });

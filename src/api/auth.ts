@@ -12,6 +12,11 @@ export function scopeOf(res: Response): Scope {
   return res.locals.scope as Scope;
 }
 
+/** Which token made the request (a hash prefix; `local` without tokens), for per-token limits. */
+export function tokenIdOf(res: Response): string {
+  return res.locals.tokenId as string;
+}
+
 export const LOCAL_TENANT = 'local';
 
 /** The bearer token of a request, if it sent one. */
@@ -34,6 +39,7 @@ export function authenticate(tokens: TokenTable | undefined) {
     if (!tokens) {
       res.locals.tenant = LOCAL_TENANT;
       res.locals.scope = 'admin';
+      res.locals.tokenId = LOCAL_TENANT;
       return next();
     }
     const token = bearerToken(req);
@@ -41,6 +47,7 @@ export function authenticate(tokens: TokenTable | undefined) {
     if (!principal) return next(unauthorized(res, 'a token from VEIL_TOKENS'));
     res.locals.tenant = principal.tenant;
     res.locals.scope = principal.scope;
+    res.locals.tokenId = principal.tokenId;
     next();
   };
 }

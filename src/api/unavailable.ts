@@ -16,11 +16,16 @@ export function requireRedis(redis: RedisClient) {
   };
 }
 
-/** Redis down or full → `503 unavailable` with Retry-After; logged by name only, never with the command. */
+/**
+ * Redis down or full → `503 unavailable` with Retry-After; logged by name only, never with the
+ * command. Any error that knows its retry delay (429s) gets its Retry-After here too.
+ */
 export function redisFailureHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
-    if (err instanceof UnavailableError) {
-      res.set('Retry-After', String(err.retryAfterSeconds));
+    // 429s and 503s say when to come back.
+    const retryAfter = (err as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') {
+      res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
       return next(err);
     }
     if (!isRedisUnavailable(err)) return next(err);

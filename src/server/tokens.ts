@@ -16,6 +16,11 @@ export interface Principal {
   scope: Scope;
 }
 
+/** A matched token: its principal and a stable id for per-token limits (a hash prefix, not the token). */
+export interface TokenMatch extends Principal {
+  tokenId: string;
+}
+
 interface Entry extends Principal {
   hash: Buffer;
 }
@@ -37,13 +42,13 @@ export class TokenTable {
   }
 
   /** The principal of `token`, comparing against every entry (no early exit). */
-  match(token: string): Principal | undefined {
+  match(token: string): TokenMatch | undefined {
     const hash = sha256(token);
     let found: Entry | undefined;
     for (const entry of this.entries) {
       if (timingSafeEqual(entry.hash, hash) && !found) found = entry;
     }
-    return found && { tenant: found.tenant, scope: found.scope };
+    return found && { tenant: found.tenant, scope: found.scope, tokenId: found.hash.subarray(0, 8).toString('hex') };
   }
 }
 

@@ -43,6 +43,9 @@ const envSchema = z.object({
   /** Seconds inputs, results and finished job records are kept. */
   RETENTION_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_MB: intIn(1, 1024).default(256),
+  /** Private models: samples per job, and jobs per token per model per UTC day (429 beyond). */
+  PRIVATE_MODEL_MAX_SAMPLES: intIn(1, 1_000_000).default(1),
+  PRIVATE_MODEL_JOBS_PER_DAY: intIn(1, 1_000_000).default(50),
   /** On SIGTERM the API finishes requests for at most this long, then closes every connection. */
   DRAIN_TIMEOUT_MS: intIn(100, 600_000).default(10_000),
   /** BullMQ lock: a worker that dies loses its job to another after this long. */

@@ -4,10 +4,11 @@ import { loadCiphertext, presetContext } from '../../shared/context.js';
 import { InvalidInputError, NotFoundError, VeilError } from '../../shared/errors.js';
 import { jobOptions, toStatus, type JobData } from '../../shared/jobs.js';
 import { vectorLayout } from '../../shared/layout.js';
-import { getModelMeta } from '../../shared/models.js';
+import { getModelMeta, type ModelMeta } from '../../shared/models.js';
 import { getPreset } from '../../shared/params.js';
 import { jobRequestSchema, parseWire, unpack, type JobRequest } from '../../shared/wire.js';
-import { tenantOf } from '../auth.js';
+import { admitPrivateModelJob } from '../../server/private-models.js';
+import { tenantOf, tokenIdOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
 
@@ -28,7 +29,7 @@ export function jobRoutes(deps: ApiDeps): Router {
   router.post('/', rawBody(MSGPACK_TYPES, deps.config.MAX_BODY_MB * 2 ** 20), async (req, res) => {
     const tenant = tenantOf(res);
     const request = parseWire(jobRequestSchema, unpack(bodyBytes(req)), 'job');
-    const data = await checkJob(deps, tenant, request);
+    const data = await checkJob(deps, tenant, request, tokenIdOf(res));
     const idemKey = req.get('idempotency-key');
     if (idemKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idemKey)) {
       throw new InvalidInputError('invalid_idempotency_key', 'Idempotency-Key must be 1-200 printable ASCII characters');
@@ -63,6 +64,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       status,
       progress: typeof job.progress === 'number' ? job.progress : 0,
       attempts: job.attemptsMade,
+      ...('modelId' in job.data && job.data.modelId ? { modelId: job.data.modelId, modelVersion: job.data.modelVersion ?? 1 } : {}),
       createdAt: new Date(job.timestamp).toISOString(),
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
       ...(status === 'failed' ? { error: failure(job.failedReason) } : {}),
@@ -116,15 +118,16 @@ function failure(reason: string | undefined): { code: string; message: string } 
 }
 
 /** Everything about a submission that can be checked without the owner's keys, before queueing. */
-async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest): Promise<JobData> {
+async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest, tokenId: string): Promise<JobData> {
   const presetId = await deps.store.getContextPreset(tenant, request.contextId);
   if (!presetId) throw new NotFoundError('context', request.contextId);
   const preset = getPreset(presetId);
   let length: number;
   let samples = 1;
   let modelDigest: string | undefined;
+  let model: ModelMeta | undefined;
   if (request.op === 'grs') {
-    const meta = await getModelMeta(deps.store, tenant, request.modelId);
+    const meta = (model = await getModelMeta(deps.store, tenant, request.modelId));
     length = meta.variants;
     samples = request.samples;
     modelDigest = meta.digest;
@@ -137,11 +140,12 @@ async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest): Pro
   }
   const ec = presetContext(deps.seal, preset);
   request.ciphertexts.forEach((bytes, i) => loadCiphertext(deps.seal, ec, bytes, `ciphertexts.${i}`).delete());
+  if (model) await admitPrivateModelJob(deps.store, deps.config, tokenId, model, preset, samples);
   return {
     tenant,
     op: request.op,
     contextId: request.contextId,
-    ...(request.op === 'grs' ? { modelId: request.modelId, modelDigest } : {}),
+    ...(request.op === 'grs' ? { modelId: request.modelId, modelDigest, modelVersion: model?.version } : {}),
     length,
     samples,
     scaleBits: request.scaleBits,
