@@ -43,6 +43,12 @@ const envSchema = z.object({
   /** Seconds inputs, results and finished job records are kept. */
   RETENTION_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_MB: intIn(1, 1024).default(256),
+  /** Per-tenant quotas (429 + Retry-After beyond): unfinished jobs, datasets, report schedules. */
+  QUOTA_JOBS_IN_FLIGHT: intIn(1, 1_000_000).default(1000),
+  QUOTA_DATASETS: intIn(1, 1_000_000).default(100),
+  QUOTA_SCHEDULES: intIn(1, 1_000_000).default(100),
+  /** The shortest interval a report schedule may fire at. */
+  MIN_SCHEDULE_INTERVAL_S: intIn(1, 31 * 24 * 3600).default(3600),
   /** Private models: samples per job, and jobs per token per model per UTC day (429 beyond). */
   PRIVATE_MODEL_MAX_SAMPLES: intIn(1, 1_000_000).default(1),
   PRIVATE_MODEL_JOBS_PER_DAY: intIn(1, 1_000_000).default(50),

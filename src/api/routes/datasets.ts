@@ -13,6 +13,7 @@ import { getModelMeta } from '../../shared/models.js';
 import { getPreset } from '../../shared/params.js';
 import { readingChunks, readingsEncoding } from '../../shared/readings.js';
 import { applySchedule, checkTimeZone, type ScheduleQueue } from '../../shared/schedules.js';
+import { admitCount, checkScheduleInterval } from '../../server/quotas.js';
 import { parseWire, unpack } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -116,6 +117,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       createdAt: new Date().toISOString(),
       ...(body.kind === 'readings' ? { encoding: readingsEncoding(preset.polyModulusDegree, body.valueBits, body.scaleBits) } : { variants }),
     };
+    admitCount('datasets', (await ds.list(tenant)).length, deps.config.QUOTA_DATASETS);
     await ds.create(tenant, meta);
     res.status(201).location(`/v1/datasets/${name}`).json(meta);
   });
@@ -278,6 +280,8 @@ export function datasetRoutes(deps: ApiDeps): Router {
       // Kept across identical PUTs, so replaying one leaves BullMQ's scheduler exactly as it was.
       createdAt: previous?.createdAt ?? Date.now(),
     };
+    checkScheduleInterval(def.cron, def.tz, deps.config.MIN_SCHEDULE_INTERVAL_S);
+    if (!previous) admitCount('schedules', [...(await ds.allSchedules()).values()].filter((d) => d.tenant === tenant).length, deps.config.QUOTA_SCHEDULES);
     // BullMQ first: an invalid cron is refused before anything is stored.
     const next = await applySchedule(sq, schedulerId, def);
     await ds.putSchedule(schedulerId, def);

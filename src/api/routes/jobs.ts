@@ -8,6 +8,7 @@ import { getModelMeta, type ModelMeta } from '../../shared/models.js';
 import { getPreset } from '../../shared/params.js';
 import { jobRequestSchema, parseWire, unpack, type JobRequest } from '../../shared/wire.js';
 import { admitPrivateModelJob } from '../../server/private-models.js';
+import { admitJob } from '../../server/quotas.js';
 import { tenantOf, tokenIdOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
@@ -43,6 +44,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       }
     }
     try {
+      await admitJob(store, deps.config, tenant, jobId);
       await store.putInputs(jobId, request.ciphertexts);
       await queue.add(request.op, data, { ...jobOptions(deps.config.RETENTION_SECONDS, deps.config.JOB_ATTEMPTS), jobId });
     } catch (err) {
