@@ -87,5 +87,12 @@ describe('model versions and private models', () => {
     const retryAfter = Number(third.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
+
+    // A dataset report scores every record: no per-token limit bounds it, so private models are refused.
+    const contextId = (await req('POST', '/v1/contexts', { type: 'application/msgpack', data: bfv.publicContext })).json.contextId as string;
+    expect((await req('POST', '/v1/datasets', json({ name: 'cohort', contextId, kind: 'genotypes', modelId: 'priv' }))).status).toBe(201);
+    const report = await req('POST', '/v1/datasets/cohort/reports', json({ op: 'grs', modelId: 'priv' }));
+    expect(report.status).toBe(422);
+    expect(report.json.error?.code).toBe('private_model_not_allowed');
   });
 });

@@ -161,7 +161,7 @@ describe('bad input', () => {
 });
 
 describe('tenants', () => {
-  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' } });
+  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' } });
   const alice = () => new VeilClient({ server: f.stack.apiUrl, token: 'a11ce5e7b2c94d18a11ce5e7b2c94d18' });
   const bob = () => new VeilClient({ server: f.stack.apiUrl, token: 'b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
 

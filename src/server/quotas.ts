@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Config } from '../shared/config.js';
+import type { DatasetStore, ScheduleDef } from '../shared/datasets.js';
 import { InvalidInputError } from '../shared/errors.js';
 import type { Store } from '../shared/store.js';
 import { RateLimitError } from './private-models.js';
@@ -37,8 +38,20 @@ export async function admitJob(store: Store, quotas: QuotaConfig, tenant: string
 }
 
 /** 429 `quota_<what>` when the tenant already has `limit` of them. */
-export function admitCount(what: 'datasets' | 'schedules', have: number, limit: number): void {
+function admitCount(what: 'datasets' | 'schedules', have: number, limit: number): void {
   if (have >= limit) throw new RateLimitError(`quota_${what}`, `at most ${limit} ${what} per tenant; delete one first`, COUNT_RETRY_S);
+}
+
+export async function admitDataset(ds: DatasetStore, quotas: QuotaConfig, tenant: string): Promise<void> {
+  admitCount('datasets', (await ds.list(tenant)).length, quotas.QUOTA_DATASETS);
+}
+
+/** A schedule's interval, and for a new one the tenant's schedule count. */
+export async function admitSchedule(ds: DatasetStore, quotas: QuotaConfig, def: ScheduleDef, isNew: boolean): Promise<void> {
+  checkScheduleInterval(def.cron, def.tz, quotas.MIN_SCHEDULE_INTERVAL_S);
+  if (!isNew) return;
+  const tenantSchedules = [...(await ds.allSchedules()).values()].filter((d) => d.tenant === def.tenant);
+  admitCount('schedules', tenantSchedules.length, quotas.QUOTA_SCHEDULES);
 }
 
 /**

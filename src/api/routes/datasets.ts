@@ -13,7 +13,7 @@ import { getModelMeta } from '../../shared/models.js';
 import { getPreset } from '../../shared/params.js';
 import { readingChunks, readingsEncoding } from '../../shared/readings.js';
 import { applySchedule, checkTimeZone, type ScheduleQueue } from '../../shared/schedules.js';
-import { admitCount, checkScheduleInterval } from '../../server/quotas.js';
+import { admitDataset, admitSchedule } from '../../server/quotas.js';
 import { parseWire, unpack } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -91,6 +91,8 @@ export function datasetRoutes(deps: ApiDeps): Router {
     }
     if (!modelId) throw new InvalidInputError('model_required', 'op grs needs modelId');
     const model = await getModelMeta(deps.store, tenant, modelId);
+    // A report scores every record: no per-token limit could bound what it reveals.
+    if (model.private) throw new InvalidInputError('private_model_not_allowed', `model '${modelId}' is private; dataset reports cannot use it (submit single jobs)`, 422);
     if (model.variants !== meta.variants) throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; the dataset's records have ${meta.variants}`, 422);
     return model.digest;
   }
@@ -117,7 +119,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       createdAt: new Date().toISOString(),
       ...(body.kind === 'readings' ? { encoding: readingsEncoding(preset.polyModulusDegree, body.valueBits, body.scaleBits) } : { variants }),
     };
-    admitCount('datasets', (await ds.list(tenant)).length, deps.config.QUOTA_DATASETS);
+    await admitDataset(ds, deps.config, tenant);
     await ds.create(tenant, meta);
     res.status(201).location(`/v1/datasets/${name}`).json(meta);
   });
@@ -280,8 +282,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       // Kept across identical PUTs, so replaying one leaves BullMQ's scheduler exactly as it was.
       createdAt: previous?.createdAt ?? Date.now(),
     };
-    checkScheduleInterval(def.cron, def.tz, deps.config.MIN_SCHEDULE_INTERVAL_S);
-    if (!previous) admitCount('schedules', [...(await ds.allSchedules()).values()].filter((d) => d.tenant === tenant).length, deps.config.QUOTA_SCHEDULES);
+    await admitSchedule(ds, deps.config, def, !previous);
     // BullMQ first: an invalid cron is refused before anything is stored.
     const next = await applySchedule(sq, schedulerId, def);
     await ds.putSchedule(schedulerId, def);
