@@ -19,6 +19,7 @@ describe('Redis out of memory or down', () => {
   let owner: Owner;
   let admin: Redis;
   let contextId: string;
+  let acceptedJob: string;
   const statuses: number[] = [];
 
   const send = async (method: string, path: string, body?: { type: string; data: Uint8Array | string }) => {
@@ -71,6 +72,7 @@ describe('Redis out of memory or down', () => {
     }
     expect(full, 'Redis never filled up').toBeDefined();
     expect(accepted.length).toBeGreaterThan(0);
+    acceptedJob = accepted[0] as string;
 
     // A model upload while full: its weights and name would be the HSET's arguments.
     const model = await send('POST', '/v1/models', { type: 'application/json', data: JSON.stringify({ id: CANARY_MODEL, name: CANARY_MODEL, weights: Array.from({ length: 20_000 }, (_, i) => 0.000123 * i + 0.777) }) });
@@ -94,7 +96,13 @@ describe('Redis out of memory or down', () => {
   });
 
   it('answers 503 with Retry-After on every route while Redis is down', async () => {
+    // A long-poll in progress when Redis goes away: its commands wait for a reconnect that never comes.
+    const longPoll = fetch(`${api.url}/v1/jobs/${acceptedJob}/result?wait=30`, { signal: AbortSignal.timeout(20_000) });
+    await new Promise((r) => setTimeout(r, 300));
     await redis.close();
+    const stuck = await longPoll;
+    expect(stuck.status).toBe(503);
+    expect(stuck.headers.get('retry-after')).toMatch(/^\d+$/);
     const routes: [string, string, { type: string; data: Uint8Array | string }?][] = [
       ['GET', '/readyz'],
       ['GET', '/metrics'],
