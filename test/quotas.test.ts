@@ -54,6 +54,27 @@ describe('tenant quotas', () => {
     connection.disconnect();
   });
 
+  it('limits the input bytes of unfinished jobs per tenant', async () => {
+    const size = owner.encryptVectors([[1, 2]], { purpose: 'sum' }).ciphertexts[0]!.length;
+    // A second API on the same Redis (own prefix) with room for one such job's bytes, not two.
+    const small = await spawnApi({ REDIS_URL: redis.url, VEIL_PREFIX: 'q2', QUOTA_JOB_BYTES: String(Math.floor(size * 1.5)) });
+    try {
+      const keys = { type: MSGPACK, data: owner.publicContext };
+      expect((await call(small.url, 'POST', '/v1/contexts', keys)).status).toBe(201);
+      const post = () => {
+        const enc = owner.encryptVectors([[1, 2]], { purpose: 'sum' });
+        const data = pack({ v: WIRE_VERSION, op: 'mean', contextId, count: 2, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts });
+        return call(small.url, 'POST', '/v1/jobs', { type: MSGPACK, data });
+      };
+      expect((await post()).status).toBe(202);
+      const second = await post();
+      expect(second.status).toBe(429);
+      expect(second.json.error?.code).toBe('quota_job_bytes');
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('limits datasets and schedules per tenant and refuses schedules more frequent than hourly', async () => {
     expect((await req('POST', '/v1/datasets', { type: 'application/json', data: JSON.stringify({ name: 'hr', contextId }) })).status).toBe(201);
     const second = await req('POST', '/v1/datasets', { type: 'application/json', data: JSON.stringify({ name: 'bp', contextId }) });

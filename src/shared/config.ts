@@ -45,6 +45,8 @@ const envSchema = z.object({
   MAX_BODY_MB: intIn(1, 1024).default(256),
   /** Per-tenant quotas (429 + Retry-After beyond): unfinished jobs, datasets, report schedules. */
   QUOTA_JOBS_IN_FLIGHT: intIn(1, 1_000_000).default(1000),
+  /** Input bytes of a tenant's unfinished jobs: what a tenant can pile into Redis through the queue. */
+  QUOTA_JOB_BYTES: intIn(1, 2 ** 50).default(2 ** 30),
   QUOTA_DATASETS: intIn(1, 1_000_000).default(100),
   QUOTA_SCHEDULES: intIn(1, 1_000_000).default(100),
   /** The shortest interval a report schedule may fire at. */

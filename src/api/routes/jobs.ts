@@ -44,7 +44,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       }
     }
     try {
-      await admitJob(store, deps.config, tenant, jobId);
+      await admitJob(store, deps.config, tenant, jobId, request.ciphertexts.reduce((n, c) => n + c.length, 0));
       await store.putInputs(jobId, request.ciphertexts);
       await queue.add(request.op, data, { ...jobOptions(deps.config.RETENTION_SECONDS, deps.config.JOB_ATTEMPTS), jobId });
     } catch (err) {
