@@ -33,7 +33,7 @@ describe('docker-compose.yml entry points', () => {
 
   it("redis: the compose flags (AOF, noeviction) are accepted by redis-server", async () => {
     const [bin, ...args] = compose.services.redis!.command;
-    expect(args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
+    expect(args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction']));
     const dir = await mkdtemp(join(tmpdir(), 'veil-compose-redis-'));
     const port = await freePort();
     const r = spawn(bin!, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], { stdio: 'ignore' });
@@ -62,10 +62,10 @@ describe('docker-compose.yml entry points', () => {
       return child;
     };
     // The compose file binds 0.0.0.0 and demands tokens: exactly that, on a free port.
-    const api = run('api', { PORT: String(port), VEIL_TOKENS: 'clinic:compose-token-1' });
+    const api = run('api', { PORT: String(port), VEIL_TOKENS: 'clinic:c0ffee00d15ea5e5c0ffee00d15ea5e5' });
     const worker = run('worker');
     const scheduler = run('scheduler');
-    const client = new VeilClient({ server: `http://127.0.0.1:${port}`, token: 'compose-token-1' });
+    const client = new VeilClient({ server: `http://127.0.0.1:${port}`, token: 'c0ffee00d15ea5e5c0ffee00d15ea5e5' });
     for (let i = 0; i < 100 && !(await client.health()); i++) await new Promise((r) => setTimeout(r, 100));
     const keyDir = await mkdtemp(join(tmpdir(), 'veil-compose-keys-'));
     await writeKeys(keyDir);

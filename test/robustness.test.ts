@@ -171,9 +171,9 @@ describe('bad input', () => {
 });
 
 describe('tenants', () => {
-  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:alice-token-1,bob:bob-token-22' } });
-  const alice = () => new VeilClient({ server: f.stack.apiUrl, token: 'alice-token-1' });
-  const bob = () => new VeilClient({ server: f.stack.apiUrl, token: 'bob-token-22' });
+  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' } });
+  const alice = () => new VeilClient({ server: f.stack.apiUrl, token: 'a11ce5e7b2c94d18a11ce5e7b2c94d18' });
+  const bob = () => new VeilClient({ server: f.stack.apiUrl, token: 'b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
 
   it('needs a valid bearer token on /v1', async () => {
     expect((await call(f.stack.apiUrl, 'GET', '/v1/models')).status).toBe(401);
@@ -185,7 +185,7 @@ describe('tenants', () => {
     const jobId = await submitGrs(alice(), f.owner, SEED_MODEL.id, [SEED_GENOTYPE]);
     const [grs] = (await waitAndFinish(alice(), f.owner, jobId)) as GrsOutcome[];
     expect(Math.abs(grs!.score - -0.03)).toBeLessThan(1e-6);
-    const auth = { authorization: 'Bearer bob-token-22' };
+    const auth = { authorization: 'Bearer b0b7f3e1a95c2d68b0b7f3e1a95c2d68' };
     for (const [method, path] of [['GET', `/v1/jobs/${jobId}`], ['GET', `/v1/jobs/${jobId}/result`], ['DELETE', `/v1/jobs/${jobId}`], ['GET', `/v1/models/${SEED_MODEL.id}`]]) {
       const res = await call(f.stack.apiUrl, method!, path!, undefined, auth);
       expect(res.status, `${method} ${path}`).toBe(404);

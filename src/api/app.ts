@@ -3,16 +3,20 @@ import { VeilError } from '../shared/errors.js';
 import { authenticate } from './auth.js';
 import { corsFor } from './cors.js';
 import type { ApiDeps } from './deps.js';
+import type { Drain } from './drain.js';
 import { errorHandler } from './http.js';
 import { contextRoutes } from './routes/contexts.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
 import { pageRoutes } from './page.js';
+import { authorize, requireAdmin } from './scopes.js';
+import { redisFailureHandler, requireRedis } from './unavailable.js';
 
 /** The intake API as an Express app; server.ts gives it a socket and a lifecycle. */
-export function createApp(deps: ApiDeps): Express {
+export function createApp(deps: ApiDeps, drain: Drain): Express {
   const app = express();
+  app.use(drain.middleware);
   app.disable('x-powered-by');
   app.set('trust proxy', false);
 
@@ -32,6 +36,9 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Everything below needs Redis: refuse with 503 at once while it is down (a command sent now
+  // would wait for the reconnect).
+  app.use(requireRedis(deps.store.redis));
   app.get('/readyz', async (_req, res) => {
     try {
       await deps.store.redis.ping();
@@ -40,7 +47,7 @@ export function createApp(deps: ApiDeps): Express {
       res.status(503).json({ error: { code: 'redis_unavailable', message: 'Redis is not reachable; check REDIS_URL' } });
     }
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', requireAdmin(deps.config), async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
@@ -49,6 +56,7 @@ export function createApp(deps: ApiDeps): Express {
   const v1 = express.Router();
   v1.use(corsFor(deps.config.VEIL_CORS_ORIGINS)); // before auth: a preflight carries no token
   v1.use(authenticate(deps.config.VEIL_TOKENS));
+  v1.use(authorize);
   v1.use('/contexts', contextRoutes(deps));
   v1.use('/jobs', jobRoutes(deps));
   v1.use('/models', modelRoutes(deps));
@@ -56,6 +64,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', v1);
 
   app.use((req, _res, next) => next(new VeilError('not_found', `no route ${req.method} ${req.path}; see the README's API table`, 404)));
+  app.use(redisFailureHandler(deps.logger));
   app.use(errorHandler(deps.logger));
   return app;
 }

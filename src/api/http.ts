@@ -36,7 +36,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       status = err.status;
       body = { code: String(err.type ?? 'bad_request').replace(/\W+/g, '_'), message: String(err.message) };
     }
-    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    // 503s (Redis down or full) were logged, briefly, where they were recognised.
+    if (status >= 500 && status !== 503) logger.error({ err, method: req.method, path: req.path }, 'request failed');
     res.status(status).json({ error: body });
   };
 }

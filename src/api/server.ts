@@ -1,12 +1,13 @@
 import type { Server } from 'node:http';
 import { Queue } from 'bullmq';
-import { pino } from 'pino';
 import type { Config } from '../server/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
+import { createLogger } from '../server/log.js';
 import { Store } from '../server/store.js';
 import { createApp } from './app.js';
+import { Drain } from './drain.js';
 import { createMetrics } from './metrics.js';
 import { createValidationPool } from './validation-pool.js';
 
@@ -17,19 +18,20 @@ export interface ApiServer {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
-/** Start the intake API. `close()` stops accepting, lets in-flight requests finish, and is idempotent. */
+/** Start the intake API. `close()` stops accepting, drains within DRAIN_TIMEOUT_MS (drain.ts), and is idempotent. */
 export async function startApi(config: Config, redisUrl: string): Promise<ApiServer> {
   if (!config.VEIL_TOKENS && !LOOPBACK.test(config.HOST)) {
     throw new ConfigError(`HOST=${config.HOST} without VEIL_TOKENS would serve everyone as one tenant; set VEIL_TOKENS=tenant:token,… or HOST=127.0.0.1`);
   }
-  const logger = pino({ level: config.LOG_LEVEL, name: 'veil-api' });
+  const logger = createLogger('veil-api', config.LOG_LEVEL);
   const redis = connectRedis(redisUrl, 'veil-api');
   const prefix = keyPrefix(config.VEIL_PREFIX, redisUrl);
   const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
   const store = new Store(redis, prefix, config.RETENTION_SECONDS);
   const validation = createValidationPool(config.VALIDATION_THREADS);
   const deps = { config, store, queue, validation, logger, metrics: createMetrics(queue) };
-  const app = createApp(deps);
+  const drain = new Drain();
+  const app = createApp(deps, drain);
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
@@ -50,10 +52,7 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
     url,
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await drain.drain(server, config.DRAIN_TIMEOUT_MS);
         await queue.close();
         await validation.close();
         redis.disconnect();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTokens, TokenTable, tokenProblem } from './tokens.js';
 import { ConfigError } from '../shared/errors.js';
 
 /**
@@ -8,22 +9,25 @@ import { ConfigError } from '../shared/errors.js';
 const intIn = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number`).min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`);
 
-const tokensSchema = z
-  .string()
-  .transform((s, ctx) => {
-    const map = new Map<string, string>(); // token → tenant
-    for (const pair of s.split(',').map((p) => p.trim()).filter(Boolean)) {
-      const at = pair.indexOf(':');
-      const tenant = pair.slice(0, at);
-      const token = pair.slice(at + 1);
-      if (at < 1 || token.length < 8 || !/^[A-Za-z0-9_.-]+$/.test(tenant)) {
-        ctx.addIssue({ code: 'custom', message: `'${pair}' is not tenant:token (tenant [A-Za-z0-9_.-], token ≥ 8 chars)` });
-        return z.NEVER;
-      }
-      map.set(token, tenant);
-    }
-    return map;
-  });
+/** `tenant:token[:scope],…`: kept as hashes; a problem names the entry, never the token. */
+const tokensSchema = z.string().transform((s, ctx) => {
+  const parsed = parseTokens(s);
+  if ('table' in parsed) return parsed.table;
+  for (const message of parsed.problems) ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+});
+
+/** The operator's token for /metrics and /admin: one admin-scope entry, no tenant. */
+const adminTokenSchema = z.string().transform((token, ctx) => {
+  const problem = tokenProblem(token);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
+  }
+  const table = new TokenTable();
+  table.add(token, { tenant: '', scope: 'admin' });
+  return table;
+});
 
 const envSchema = z.object({
   PORT: intIn(0, 65535).default(8080),
@@ -35,6 +39,7 @@ const envSchema = z.object({
   /** Measured best on 2 cores: 1 per process, one process per core (see README, benchmark). */
   WORKER_CONCURRENCY: intIn(1, 64).default(1),
   VEIL_TOKENS: tokensSchema.optional(),
+  VEIL_ADMIN_TOKEN: adminTokenSchema.optional(),
   /** Seconds inputs, results and finished job records are kept. */
   RETENTION_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_MB: intIn(1, 1024).default(256),
@@ -46,6 +51,19 @@ const envSchema = z.object({
   MAX_MODEL_TEXT_MB: intIn(1, 8192).default(1024),
   /** Threads that run SEAL's checks of uploads off the API's event loop (~40 MB of memory each). */
   VALIDATION_THREADS: intIn(1, 16).default(1),
+  /** Per-tenant quotas (429 + Retry-After beyond): unfinished jobs, datasets, report schedules. */
+  QUOTA_JOBS_IN_FLIGHT: intIn(1, 1_000_000).default(1000),
+  /** Input bytes of a tenant's unfinished jobs: what a tenant can pile into Redis through the queue. */
+  QUOTA_JOB_BYTES: intIn(1, 2 ** 50).default(2 ** 30),
+  QUOTA_DATASETS: intIn(1, 1_000_000).default(100),
+  QUOTA_SCHEDULES: intIn(1, 1_000_000).default(100),
+  /** The shortest interval a report schedule may fire at. */
+  MIN_SCHEDULE_INTERVAL_S: intIn(1, 31 * 24 * 3600).default(3600),
+  /** Private models: samples per job, and jobs per token per model per UTC day (429 beyond). */
+  PRIVATE_MODEL_MAX_SAMPLES: intIn(1, 1_000_000).default(1),
+  PRIVATE_MODEL_JOBS_PER_DAY: intIn(1, 1_000_000).default(50),
+  /** On SIGTERM the API finishes requests for at most this long, then closes every connection. */
+  DRAIN_TIMEOUT_MS: intIn(100, 600_000).default(10_000),
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: intIn(1000, 600_000).default(30_000),
   JOB_ATTEMPTS: intIn(1, 20).default(3),
@@ -62,7 +80,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = Omit<z.infer<typeof envSchema>, 'VEIL_TOKENS'> & { VEIL_TOKENS?: Map<string, string> };
+export type Config = Omit<z.infer<typeof envSchema>, 'VEIL_TOKENS' | 'VEIL_ADMIN_TOKEN'> & { VEIL_TOKENS?: TokenTable; VEIL_ADMIN_TOKEN?: TokenTable };
 
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset, as docker-compose writes them for `VAR:` with no value.

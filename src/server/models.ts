@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '../shared/errors.js';
 import type { Link, ModelDefinition, ModelVariant } from '../shared/model.js';
+import { writeModelVersion, type ModelWriteMode } from './model-write.js';
 import type { Store } from './store.js';
 import { pack, unpack } from '../shared/wire.js';
 
@@ -15,6 +16,10 @@ export interface ModelMeta {
   /** Content digest: caches key on it, so a re-upload under the same id is never served stale. */
   digest: string;
   createdAt: string;
+  /** 1 for the first upload; each explicit replacement adds one. Jobs record the one they used. */
+  version: number;
+  /** Variant list public, weights and bias never returned, jobs limited (src/server/private-models.ts). */
+  private: boolean;
 }
 
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -60,7 +65,8 @@ function weightsBuffer(w: Float64Array): Buffer {
   return out;
 }
 
-export async function saveModel(store: Store, tenant: string, modelId: string, def: ModelDefinition): Promise<ModelMeta> {
+/** Create a model (409 `model_exists` if the id is taken) or replace it with a new version. */
+export async function saveModel(store: Store, tenant: string, modelId: string, def: ModelDefinition, mode: ModelWriteMode = 'create'): Promise<ModelMeta> {
   if (def.weights.length === 0) throw new InvalidInputError('invalid_model', 'the model has no variants with weights');
   if (def.variants.length !== def.weights.length) throw new InvalidInputError('invalid_model', 'variants and weights differ in length');
   for (let i = 0; i < def.weights.length; i++) {
@@ -70,6 +76,7 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
   const weights = weightsBuffer(def.weights);
   const variants = pack(toColumns(def.variants));
   const digest = createHash('sha256').update(weights).update(variants).update(`${def.bias}:${def.link}`).digest('hex').slice(0, 32);
+  const previous = mode === 'replace' ? await getModelMeta(store, tenant, modelId) : undefined;
   const meta: ModelMeta = {
     modelId: checkModelId(modelId),
     name: def.name,
@@ -79,19 +86,26 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
     metadata: def.metadata,
     digest,
     createdAt: new Date().toISOString(),
+    version: (previous?.version ?? 0) + 1,
+    private: def.private ?? false,
   };
-  await store.redis
-    .multi()
-    .hset(store.modelKey(tenant, modelId), 'meta', JSON.stringify(meta), 'weights', weights, 'variants', variants)
-    .sadd(store.modelsKey(tenant), modelId)
-    .exec();
+  const expectedVersion = previous?.version ?? 0;
+  try {
+    await writeModelVersion(store.redis, { modelKey: store.modelKey(tenant, modelId), modelsKey: store.modelsKey(tenant), modelId, expectedVersion, meta: JSON.stringify(meta), weights, variants }, mode);
+  } catch (err) {
+    // Uploading the very same model again (a retried request, a second demo run) is no overwrite.
+    const existing = mode === 'create' ? await getModelMeta(store, tenant, modelId).catch(() => undefined) : undefined;
+    if (existing && existing.digest === digest && existing.private === meta.private) return existing;
+    throw err;
+  }
   return meta;
 }
 
 export async function getModelMeta(store: Store, tenant: string, modelId: string): Promise<ModelMeta> {
   const raw = MODEL_ID.test(modelId) ? await store.redis.hget(store.modelKey(tenant, modelId), 'meta') : null;
   if (!raw) throw new NotFoundError('model', modelId);
-  return JSON.parse(raw) as ModelMeta;
+  // Models stored before versioning: version 1, public.
+  return { version: 1, private: false, ...(JSON.parse(raw) as Partial<ModelMeta>) } as ModelMeta;
 }
 
 export async function getModelWeights(store: Store, tenant: string, modelId: string): Promise<Float64Array> {
@@ -112,5 +126,11 @@ export async function listModels(store: Store, tenant: string): Promise<ModelMet
   const ids = (await store.redis.smembers(store.modelsKey(tenant))).sort();
   if (ids.length === 0) return [];
   const metas = await Promise.all(ids.map((id) => store.redis.hget(store.modelKey(tenant, id), 'meta')));
-  return metas.filter((m): m is string => m !== null).map((m) => JSON.parse(m) as ModelMeta);
+  return metas.filter((m): m is string => m !== null).map((m) => ({ version: 1, private: false, ...(JSON.parse(m) as Partial<ModelMeta>) }) as ModelMeta);
+}
+
+/** Remove a model; jobs already queued against it fail with `model_not_found`. */
+export async function deleteModel(store: Store, tenant: string, modelId: string): Promise<void> {
+  const [[, removed] = []] = (await store.redis.multi().del(store.modelKey(tenant, modelId)).srem(store.modelsKey(tenant), modelId).exec()) ?? [];
+  if (!removed) throw new NotFoundError('model', modelId);
 }

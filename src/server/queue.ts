@@ -13,6 +13,8 @@ export interface LinearJobData {
   modelId?: string;
   /** The model version the job was checked against (see ModelMeta.digest). */
   modelDigest?: string;
+  /** The model version the job was checked against (the worker refuses another: model_changed). */
+  modelVersion?: number;
   /** Values per sample and samples: with the context's preset they fix the layout. */
   length: number;
   samples: number;

@@ -24,4 +24,6 @@ export interface ModelDefinition {
   weights: Float64Array;
   bias: number;
   link: Link;
+  /** JSON `"private": true` or the scoring-file header `#veil_private=true`. */
+  private?: boolean;
 }

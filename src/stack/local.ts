@@ -38,11 +38,22 @@ export interface LocalRedis {
   close(): Promise<void>;
 }
 
-/** A throwaway redis-server on a free loopback port with a temp dir; nothing persists. */
-export async function spawnRedis(): Promise<LocalRedis> {
+/**
+ * How often Redis fsyncs its append-only file. `always`: a write is on disk before Redis replies,
+ * so a 202 survives Redis being killed (Redis ≥ 7.2 could use WAITAOF instead; 7.0 cannot).
+ * `everysec` may lose the last second of writes. README, Operations, has the measured cost.
+ */
+export type AppendFsync = 'always' | 'everysec';
+
+/**
+ * A throwaway redis-server on a free loopback port with a temp dir, removed on close. Durable
+ * like production (AOF, fsync per write) so a Redis crash mid-run loses no accepted job.
+ */
+export async function spawnRedis(opts: { appendfsync?: AppendFsync } = {}): Promise<LocalRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'veil-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const durability = ['--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...durability, '--dir', dir, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) =>
     child.once('error', () => reject(new VeilError('redis_not_found', 'redis-server is not on PATH; install Redis (apt-get install redis-server) or set REDIS_URL', 500))),
   );

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { pino } from 'pino';
+import { createLogger } from '../server/log.js';
 import type { Config } from '../server/config.js';
 import { QUEUE_NAME } from '../server/queue.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
@@ -20,7 +20,7 @@ const SWEEP_MS = 60_000;
  * schedulers (see server/schedules.ts), and prunes dataset records past their retention. Safe to run in several replicas: every step is idempotent.
  */
 export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
-  const logger = pino({ level: config.LOG_LEVEL, name: 'veil-scheduler' });
+  const logger = createLogger('veil-scheduler', config.LOG_LEVEL);
   const connection = connectRedis(redisUrl, 'veil-scheduler');
   const queue = new Queue(QUEUE_NAME, { connection, prefix: `${keyPrefix(config.VEIL_PREFIX, redisUrl)}:bull` });
   const sweep = async () => {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
-import { pino } from 'pino';
+import { createLogger } from '../server/log.js';
 import type { Config } from '../server/config.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
@@ -15,7 +15,7 @@ export interface VeilWorker {
  * The main thread only talks to Redis, so lock renewal keeps its schedule however long SEAL runs.
  */
 export function startWorker(config: Config, redisUrl: string): VeilWorker {
-  const logger = pino({ level: config.LOG_LEVEL, name: 'veil-worker' });
+  const logger = createLogger('veil-worker', config.LOG_LEVEL);
   const connection = connectRedis(redisUrl, 'veil-worker-main');
   const processor = fileURLToPath(new URL('./processor.js', import.meta.url));
   const worker = new Worker<JobData, JobReturn>(QUEUE_NAME, processor, {

@@ -9,7 +9,8 @@ import { CLI_PATH, startLocalStack, type LocalStack } from '../../src/stack/loca
  * A stack for the dataset tests: two tenants (tokens), a 2 s job lock so a killed worker's report
  * moves on quickly, a fast schedule reconciliation, and a BullMQ Queue handle for inspection.
  */
-export const TOKENS = { a: 'token-tenant-a-1234', b: 'token-tenant-b-5678' };
+/** Scope admin: each test tenant both uploads models and owns datasets. */
+export const TOKENS = { a: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', b: 'f9e8d7c6b5a4938271605f4e3d2c1b0a' };
 
 export interface DatasetsStack extends LocalStack {
   prefix: string;
@@ -25,7 +26,7 @@ export interface DatasetsStack extends LocalStack {
 export async function datasetsStack(): Promise<DatasetsStack> {
   if (!existsSync(CLI_PATH)) throw new Error('dist/ is missing: run `npm run build` first');
   const prefix = `veilds-${randomUUID().slice(0, 8)}`;
-  const env = { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', SCHEDULE_RECONCILE_MS: '500', VEIL_TOKENS: `a:${TOKENS.a},b:${TOKENS.b}` };
+  const env = { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', SCHEDULE_RECONCILE_MS: '500', MIN_SCHEDULE_INTERVAL_S: '1', VEIL_TOKENS: `a:${TOKENS.a}:admin,b:${TOKENS.b}:admin` };
   const stack = await startLocalStack({ workers: 2, env });
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue('jobs', { connection: redis, prefix: `${prefix}:bull` });

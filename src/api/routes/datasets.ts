@@ -14,6 +14,7 @@ import { readingChunks, readingsEncoding } from '../../shared/readings.js';
 import { applySchedule, checkTimeZone, type ScheduleQueue } from '../../server/schedules.js';
 import { unpackChecked } from '../../shared/msgpack-bounds.js';
 import { parseWire } from '../../shared/wire.js';
+import { admitDataset, admitSchedule } from '../../server/quotas.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
@@ -90,6 +91,8 @@ export function datasetRoutes(deps: ApiDeps): Router {
     }
     if (!modelId) throw new InvalidInputError('model_required', 'op grs needs modelId');
     const model = await getModelMeta(deps.store, tenant, modelId);
+    // A report scores every record: no per-token limit could bound what it reveals.
+    if (model.private) throw new InvalidInputError('private_model_not_allowed', `model '${modelId}' is private; dataset reports cannot use it (submit single jobs)`, 422);
     if (model.variants !== meta.variants) throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; the dataset's records have ${meta.variants}`, 422);
     return model.digest;
   }
@@ -116,6 +119,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       createdAt: new Date().toISOString(),
       ...(body.kind === 'readings' ? { encoding: readingsEncoding(preset.polyModulusDegree, body.valueBits, body.scaleBits) } : { variants }),
     };
+    await admitDataset(ds, deps.config, tenant);
     await ds.create(tenant, meta);
     res.status(201).location(`/v1/datasets/${name}`).json(meta);
   });
@@ -281,6 +285,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       // Kept across identical PUTs, so replaying one leaves BullMQ's scheduler exactly as it was.
       createdAt: previous?.createdAt ?? Date.now(),
     };
+    await admitSchedule(ds, deps.config, def, !previous);
     // BullMQ first: an invalid cron is refused before anything is stored.
     const next = await applySchedule(sq, schedulerId, def);
     await ds.putSchedule(schedulerId, def);

@@ -3,11 +3,13 @@ import { Router, type Response } from 'express';
 import { InvalidInputError, NotFoundError, VeilError } from '../../shared/errors.js';
 import { jobOptions, toStatus, type JobData } from '../../server/queue.js';
 import { vectorLayout } from '../../shared/layout.js';
-import { getModelMeta } from '../../server/models.js';
+import { getModelMeta, type ModelMeta } from '../../server/models.js';
 import { getPreset } from '../../shared/params.js';
 import { unpackChecked } from '../../shared/msgpack-bounds.js';
 import { jobRequestSchema, parseWire, type JobRequest } from '../../shared/wire.js';
-import { tenantOf } from '../auth.js';
+import { admitPrivateModelJob } from '../../server/private-models.js';
+import { admitJob } from '../../server/quotas.js';
+import { tenantOf, tokenIdOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
 
@@ -28,7 +30,7 @@ export function jobRoutes(deps: ApiDeps): Router {
   router.post('/', rawBody(MSGPACK_TYPES, deps.config.MAX_BODY_MB * 2 ** 20), async (req, res) => {
     const tenant = tenantOf(res);
     const request = parseWire(jobRequestSchema, unpackChecked(bodyBytes(req), deps.config.MAX_MSGPACK_DEPTH), 'job');
-    const data = await checkJob(deps, tenant, request);
+    const data = await checkJob(deps, tenant, request, tokenIdOf(res));
     const idemKey = req.get('idempotency-key');
     if (idemKey !== undefined && !/^[\x21-\x7e]{1,200}$/.test(idemKey)) {
       throw new InvalidInputError('invalid_idempotency_key', 'Idempotency-Key must be 1-200 printable ASCII characters');
@@ -42,6 +44,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       }
     }
     try {
+      await admitJob(store, deps.config, tenant, jobId, request.ciphertexts.reduce((n, c) => n + c.length, 0));
       await store.putInputs(jobId, request.ciphertexts);
       await queue.add(request.op, data, { ...jobOptions(deps.config.RETENTION_SECONDS, deps.config.JOB_ATTEMPTS), jobId });
     } catch (err) {
@@ -63,6 +66,7 @@ export function jobRoutes(deps: ApiDeps): Router {
       status,
       progress: typeof job.progress === 'number' ? job.progress : 0,
       attempts: job.attemptsMade,
+      ...('modelId' in job.data && job.data.modelId ? { modelId: job.data.modelId, modelVersion: job.data.modelVersion ?? 1 } : {}),
       createdAt: new Date(job.timestamp).toISOString(),
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
       ...(status === 'failed' ? { error: failure(job.failedReason) } : {}),
@@ -116,15 +120,16 @@ function failure(reason: string | undefined): { code: string; message: string } 
 }
 
 /** Everything about a submission that can be checked without the owner's keys, before queueing. */
-async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest): Promise<JobData> {
+async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest, tokenId: string): Promise<JobData> {
   const presetId = await deps.store.getContextPreset(tenant, request.contextId);
   if (!presetId) throw new NotFoundError('context', request.contextId);
   const preset = getPreset(presetId);
   let length: number;
   let samples = 1;
   let modelDigest: string | undefined;
+  let model: ModelMeta | undefined;
   if (request.op === 'grs') {
-    const meta = await getModelMeta(deps.store, tenant, request.modelId);
+    const meta = (model = await getModelMeta(deps.store, tenant, request.modelId));
     length = meta.variants;
     samples = request.samples;
     modelDigest = meta.digest;
@@ -136,11 +141,12 @@ async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest): Pro
     throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
   }
   await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`));
+  if (model) await admitPrivateModelJob(deps.store, deps.config, tokenId, model, preset, samples);
   return {
     tenant,
     op: request.op,
     contextId: request.contextId,
-    ...(request.op === 'grs' ? { modelId: request.modelId, modelDigest } : {}),
+    ...(request.op === 'grs' ? { modelId: request.modelId, modelDigest, modelVersion: model?.version } : {}),
     length,
     samples,
     scaleBits: request.scaleBits,

@@ -3,7 +3,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import { InvalidInputError, VeilError } from '../../shared/errors.js';
 import type { ModelDefinition } from '../../shared/model.js';
-import { checkModelId, getModelMeta, getModelVariants, listModels, saveModel } from '../../server/models.js';
+import { checkModelId, deleteModel, getModelMeta, getModelVariants, listModels, saveModel, type ModelMeta } from '../../server/models.js';
 import { parsePgsScoringFile, tooManyVariants } from '../../shared/pgs.js';
 import { parseWire } from '../../shared/wire.js';
 import { tenantOf } from '../auth.js';
@@ -21,6 +21,7 @@ const jsonModelSchema = z
       .array(z.object({ rsid: z.string().optional(), chr: z.string().optional(), pos: z.number().int().optional(), effectAllele: z.string(), otherAllele: z.string().optional() }).strict())
       .optional(),
     metadata: z.record(z.string(), z.string()).default({}),
+    private: z.boolean().default(false),
   })
   .strict();
 
@@ -28,11 +29,8 @@ export function modelRoutes(deps: ApiDeps): Router {
   const router = Router();
   const limit = deps.config.MAX_BODY_MB * 2 ** 20;
 
-  router.post('/', async (req, res) => {
-    const tenant = tenantOf(res);
-    const id = typeof req.query.id === 'string' ? req.query.id : undefined;
-    let def: ModelDefinition;
-    let modelId: string;
+  /** The model in the body (JSON or a PGS Catalog scoring file) and its id. */
+  async function readModel(req: express.Request, id: string | undefined): Promise<{ modelId: string; def: ModelDefinition }> {
     if (req.is('application/json')) {
       const body = await readJson(req, limit);
       const weights = (body as { weights?: unknown } | null)?.weights;
@@ -41,28 +39,46 @@ export function modelRoutes(deps: ApiDeps): Router {
       if (m.variants && m.variants.length !== m.weights.length) {
         throw new InvalidInputError('invalid_model', `variants has ${m.variants.length} entries but weights has ${m.weights.length}`);
       }
-      def = {
+      const def: ModelDefinition = {
         name: m.name,
         metadata: m.metadata,
         weights: Float64Array.from(m.weights),
         variants: m.variants ?? m.weights.map((_, i) => ({ rsid: `v${i + 1}`, effectAllele: '?' })),
         bias: m.bias,
         link: m.link,
+        private: m.private,
       };
-      modelId = checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-    } else if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
+      return { def, modelId: checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_')) };
+    }
+    if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
       // Streamed line by line from the socket: a million-variant file is never one string.
-      const parsed = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model', {
+      const { model: def } = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model', {
         maxVariants: deps.config.MAX_MODEL_VARIANTS,
         maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20,
       });
-      def = parsed.model;
-      modelId = checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-    } else {
-      throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
+      def.private = def.metadata.veil_private === 'true';
+      return { def, modelId: checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_')) };
     }
-    const meta = await saveModel(deps.store, tenant, modelId, def);
+    throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
+  }
+
+  // A new id only: an existing one is 409 model_exists (replacing is PUT, below).
+  router.post('/', async (req, res) => {
+    const { modelId, def } = await readModel(req, typeof req.query.id === 'string' ? req.query.id : undefined);
+    const meta = await saveModel(deps.store, tenantOf(res), modelId, def);
     res.status(201).location(`/v1/models/${modelId}`).json(publicMeta(meta));
+  });
+
+  // Explicit replacement (models scope): a new version; queued jobs of the old one fail model_changed.
+  router.put('/:id', async (req, res) => {
+    const { modelId, def } = await readModel(req, req.params.id);
+    const meta = await saveModel(deps.store, tenantOf(res), modelId, def, 'replace');
+    res.status(200).location(`/v1/models/${modelId}`).json(publicMeta(meta));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    await deleteModel(deps.store, tenantOf(res), checkModelId(req.params.id));
+    res.status(204).end();
   });
 
   router.get('/', async (_req, res) => {
@@ -78,9 +94,12 @@ export function modelRoutes(deps: ApiDeps): Router {
   return router;
 }
 
-function publicMeta(meta: Awaited<ReturnType<typeof getModelMeta>>) {
-  const { digest: _digest, ...rest } = meta;
-  return rest;
+/** What anyone with a token may see of a model: a private model's bias is withheld like its weights. */
+function publicMeta(meta: ModelMeta) {
+  const { digest: _digest, bias, ...rest } = meta;
+  if (!meta.private) return { ...rest, bias };
+  const { veil_bias: _bias, ...metadata } = meta.metadata;
+  return { ...rest, metadata };
 }
 
 /** A pass-through that fails with our 413 once more than `limit` bytes went through. */
