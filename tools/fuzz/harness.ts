@@ -29,6 +29,12 @@ export interface FuzzOptions {
   healthzMs: number;
   bombMiB: number;
   scoringBombRows: number;
+  /** Show the roles' logs (warnings and errors) on this process's stdout/stderr. */
+  roleLogs?: boolean;
+  /** Log every request's family and outcome, in order (with concurrency 1, to find what poisons a process). */
+  trace?: boolean;
+  /** After every request, send an honest job and log the first request after which it fails. */
+  probe?: boolean;
   log?: (line: string) => void;
 }
 
@@ -57,7 +63,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const fuzzSecret = randomBytes(32).toString('hex');
   const honestSecret = randomBytes(32).toString('hex');
   const redis = await spawnRedis();
-  const stack = await startLocalStack({ workers: 1, redisUrl: redis.url, env: { VEIL_TOKENS: `fuzz:${fuzzSecret}:admin,honest:${honestSecret}:admin`, LOG_LEVEL: 'warn', JOB_LOCK_MS: '5000' } });
+  const stack = await startLocalStack({ workers: 1, redisUrl: redis.url, logs: opts.roleLogs ? 'inherit' : 'ignore', env: { VEIL_TOKENS: `fuzz:${fuzzSecret}:admin,honest:${honestSecret}:admin`, LOG_LEVEL: 'warn', JOB_LOCK_MS: '5000' } });
   const violations = new Map<string, number>();
   const violate = (what: string) => violations.set(what, (violations.get(what) ?? 0) + 1);
   const byFamily = new Map<string, Map<string, number>>();
@@ -84,22 +90,30 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       for (const f of families) if ((x -= f.weight) < 0) return f;
       return families.at(-1) as Family;
     };
+    const probe = FAMILIES.find((f) => f.name === 'jobs/honest')!.make(new Rng(0), target);
+    let poisonedAfter: string | undefined;
     const worker = async () => {
       while (sent < opts.requests && !monitor!.overHardCap && monitor!.deaths.size === 0) {
-        sent++;
+        const n = ++sent;
         const f = pickFamily();
         // Cases are drawn in order from one seeded stream: the same seed replays the same requests.
         const c = f.make(rng, target);
         const family = c.family || f.name;
         const r = await send(stack.apiUrl, c.req, { agent, timeoutMs: 60_000 });
         const outcome = r.status !== undefined ? String(r.status) : c.req.raw ? 'no_response' : `error:${(r.error ?? '').slice(0, 40)}`;
+        if (opts.trace) log(`#${n} ${family} → ${outcome}`);
+        if (opts.probe && !poisonedAfter) {
+          const p = await send(stack.apiUrl, probe.req, { agent });
+          if (p.status !== 202 && p.status !== 200) log(`PROBE: an honest job got ${p.status ?? p.error} right after #${n} ${family} (→ ${outcome})`);
+          if (p.status !== 202 && p.status !== 200) poisonedAfter = `#${n} ${family}`;
+        }
         const stats = byFamily.get(family) ?? new Map<string, number>();
         stats.set(outcome, (stats.get(outcome) ?? 0) + 1);
         byFamily.set(family, stats);
         if (r.status !== undefined && r.status >= 500) violate(`${family}: HTTP ${r.status}`);
         if (c.mustReject && r.status !== undefined && r.status < 300) violate(`${family}: accepted (HTTP ${r.status}), must be refused`);
         if (r.status === undefined && !c.req.raw && /timeout/.test(r.error ?? '')) violate(`${family}: no answer within 60 s`);
-        if (sent % 5000 === 0) log(`fuzz: ${sent}/${opts.requests} sent, api rss ${monitor!.maxRss('api').toFixed(0)} MiB`);
+        if (n % 5000 === 0) log(`fuzz: ${n}/${opts.requests} sent, api rss ${monitor!.maxRss('api').toFixed(0)} MiB`);
       }
     };
     await Promise.all(Array.from({ length: opts.concurrency }, worker));

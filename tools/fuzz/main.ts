@@ -4,7 +4,7 @@ import { runFuzz } from './harness.js';
  * `npm run fuzz`: hostile requests against a real local stack (see harness.ts). Environment:
  * FUZZ_REQUESTS (100000), FUZZ_SEED (random; printed), FUZZ_CONCURRENCY (8), FUZZ_SKIP / FUZZ_ONLY
  * (comma-separated family prefixes), FUZZ_API_RSS_MIB (512), FUZZ_WORKER_RSS_MIB (1024),
- * FUZZ_HARD_CAP_MIB (3072), FUZZ_BOMB_MIB (1024), FUZZ_VERBOSE=1 for per-family status counts.
+ * FUZZ_HARD_CAP_MIB (3072), FUZZ_BOMB_MIB (1024), FUZZ_VERBOSE=1 for per-family status counts, FUZZ_LOGS=1 for the roles' logs, FUZZ_TRACE=1 for every request's outcome.
  */
 const env = process.env;
 const num = (name: string, fallback: number) => {
@@ -31,6 +31,9 @@ const report = await runFuzz({
   healthzMs: num('FUZZ_HEALTHZ_MS', 1000),
   bombMiB: num('FUZZ_BOMB_MIB', 1024),
   scoringBombRows: num('FUZZ_SCORING_BOMB_ROWS', 30_000_000),
+  roleLogs: env.FUZZ_LOGS === '1',
+  trace: env.FUZZ_TRACE === '1',
+  probe: env.FUZZ_PROBE === '1',
   log: (line) => process.stderr.write(`${line}\n`),
 });
 if (env.FUZZ_VERBOSE === '1') {
