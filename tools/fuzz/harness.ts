@@ -99,9 +99,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         // Cases are drawn in order from one seeded stream: the same seed replays the same requests.
         const c = f.make(rng, target);
         const family = c.family || f.name;
-        const r = await send(stack.apiUrl, c.req, { agent, timeoutMs: 60_000 });
+        const r = await send(stack.apiUrl, c.req, { agent, timeoutMs: 60_000, keepBody: opts.trace });
         const outcome = r.status !== undefined ? String(r.status) : c.req.raw ? 'no_response' : `error:${(r.error ?? '').slice(0, 40)}`;
-        if (opts.trace) log(`#${n} ${family} → ${outcome}`);
+        if (opts.trace) log(`#${n} ${family} → ${outcome} ${errorCode(r.body)}`);
         if (opts.probe && !poisonedAfter) {
           const p = await send(stack.apiUrl, probe.req, { agent });
           if (p.status !== 202 && p.status !== 200) log(`PROBE: an honest job got ${p.status ?? p.error} right after #${n} ${family} (→ ${outcome})`);
@@ -157,6 +157,15 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     `${deaths.length} deaths, api rss max ${report.apiRssMax.toFixed(0)} MiB, worker rss max ${report.workerRssMax.toFixed(0)} MiB, ` +
     `healthz p99 ${healthzP99.toFixed(0)} ms (max ${healthzMax.toFixed(0)} ms), honest job ${honestJob}`;
   return report;
+}
+
+/** The `error.code` of a JSON error body, for traces. */
+function errorCode(body: Buffer | undefined): string {
+  try {
+    return (JSON.parse(body?.toString('utf8') ?? '') as { error?: { code?: string } }).error?.code ?? '';
+  } catch {
+    return '';
+  }
 }
 
 /**
