@@ -131,6 +131,7 @@ export class ApiProcess {
 /** Worker processes kept at `count`: a killed (or crashed) one is replaced at once. */
 export class WorkerPool {
   readonly children: ChildProcess[] = [];
+  private readonly born = new WeakMap<ChildProcess, number>();
   kills = 0;
   /** Exits nobody asked for (a worker that gives up when Redis goes away, say). */
   unexpectedExits = 0;
@@ -144,6 +145,7 @@ export class WorkerPool {
   private add(): void {
     const child = spawnRole('worker', this.env, this.logs);
     this.children.push(child);
+    this.born.set(child, Date.now());
     child.once('exit', () => {
       if (this.closing || this.killed.has(child)) return;
       this.unexpectedExits++;
@@ -152,14 +154,20 @@ export class WorkerPool {
     });
   }
 
-  /** SIGKILL the longest-lived worker (it most likely holds a job) and start its replacement. */
-  killOldest(): void {
-    const victim = this.children.shift();
-    if (!victim) return;
+  /**
+   * SIGKILL the longest-lived worker (it most likely holds a job) and start its replacement —
+   * if it has lived `minAgeMs`: a worker killed before it finished starting never takes a job,
+   * and the test would only measure start-up.
+   */
+  killOldest(minAgeMs: number): boolean {
+    const victim = this.children[0];
+    if (!victim || Date.now() - (this.born.get(victim) ?? 0) < minAgeMs) return false;
+    this.children.shift();
     this.killed.add(victim);
     victim.kill('SIGKILL');
     this.kills++;
     this.add();
+    return true;
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import { runChaos } from './harness.js';
 /**
  * `npm run chaos`: jobs through a local stack while workers, Redis and the APIs are killed and
  * restarted (see harness.ts). Environment: CHAOS_JOBS (400), CHAOS_BASELINE_JOBS (200),
- * CHAOS_WORKERS (3), CHAOS_KILL_MS (300), CHAOS_MIN_WORKER_KILLS (50), CHAOS_REDIS_KILLS (3),
+ * CHAOS_WORKERS (3), CHAOS_KILL_MS (300), CHAOS_MIN_WORKER_KILLS (50), CHAOS_WORKER_MIN_AGE_MS (1500), CHAOS_REDIS_KILLS (3),
  * CHAOS_API_RESTARTS (3), CHAOS_DRAIN_MS (15000), CHAOS_CONCURRENCY (16), CHAOS_TIMEOUT_S (900),
  * CHAOS_LOGS=1 for the roles' logs.
  */
@@ -25,6 +25,7 @@ const report = await runChaos({
   workers: num('CHAOS_WORKERS', 3),
   workerKillMs: num('CHAOS_KILL_MS', 300),
   minWorkerKills: num('CHAOS_MIN_WORKER_KILLS', 50),
+  workerMinAgeMs: num('CHAOS_WORKER_MIN_AGE_MS', 1500),
   redisKills: num('CHAOS_REDIS_KILLS', 3),
   apiRestarts: num('CHAOS_API_RESTARTS', 3),
   drainMs: num('CHAOS_DRAIN_MS', 15_000),
