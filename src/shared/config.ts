@@ -46,6 +46,12 @@ const envSchema = z.object({
   MAX_MODEL_TEXT_MB: intIn(1, 8192).default(1024),
   /** Threads that run SEAL's checks of uploads off the API's event loop (~40 MB of memory each). */
   VALIDATION_THREADS: intIn(1, 16).default(1),
+  /**
+   * Where ciphertexts get SEAL's full check (load, size 2, top level, form, c1 ≠ 0). `api`: in the
+   * validation pool, so a forged one is a 400 at submission. `worker`: only headers and sizes at
+   * the API; the worker, which loads every input anyway, fails the job with invalid_ciphertext.
+   */
+  VALIDATE_CIPHERTEXTS: z.enum(['api', 'worker']).default('api'),
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: intIn(1000, 600_000).default(30_000),
   JOB_ATTEMPTS: intIn(1, 20).default(3),

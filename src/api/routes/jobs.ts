@@ -135,7 +135,7 @@ async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest): Pro
   if (request.ciphertexts.length !== layout.ciphertexts) {
     throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
   }
-  await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`));
+  await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`), deps.config.VALIDATE_CIPHERTEXTS === 'api');
   return {
     tenant,
     op: request.op,
