@@ -28,8 +28,11 @@ export interface CanonicalContext {
 export interface ValidationPool {
   /** Check an uploaded context and return its canonical form. */
   canonicalContext(bytes: Uint8Array): Promise<CanonicalContext>;
-  /** Load each ciphertext under the preset (SEAL's own checks, size, level, form); `labels` name them in errors. */
-  checkCiphertexts(preset: PresetId, ciphertexts: Uint8Array[], labels: string[]): Promise<void>;
+  /**
+   * Check each ciphertext's bytes (header, sizes) here and, when `full`, load it under the preset
+   * in a thread (SEAL's own checks, size, level, form, c1 ≠ 0). `labels` name them in errors.
+   */
+  checkCiphertexts(preset: PresetId, ciphertexts: Uint8Array[], labels: string[], full: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,14 +98,14 @@ export function createValidationPool(threads: number): ValidationPool {
       const reply = await run({ kind: 'context', bytes });
       return reply.context as CanonicalContext;
     },
-    async checkCiphertexts(preset, ciphertexts, labels) {
+    async checkCiphertexts(preset, ciphertexts, labels, full) {
       // Bytes first, on the event loop (O(zstd blocks) each): what SEAL then expands is bounded.
       const max = SEAL_OBJECT_BYTES[preset].ciphertext as number;
       ciphertexts.forEach((bytes, i) => {
         const why = sealObjectProblem(bytes, max);
         if (why !== null) throw invalidCiphertext(labels[i] ?? `ciphertext ${i}`, why);
       });
-      await run({ kind: 'ciphertexts', preset, ciphertexts, labels });
+      if (full) await run({ kind: 'ciphertexts', preset, ciphertexts, labels });
     },
     async close() {
       closed = true;

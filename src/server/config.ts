@@ -64,6 +64,12 @@ const envSchema = z.object({
   PRIVATE_MODEL_JOBS_PER_DAY: intIn(1, 1_000_000).default(50),
   /** On SIGTERM the API finishes requests for at most this long, then closes every connection. */
   DRAIN_TIMEOUT_MS: intIn(100, 600_000).default(10_000),
+  /**
+   * Where ciphertexts get SEAL's full check (load, size 2, top level, form, c1 ≠ 0). `api`: in the
+   * validation pool, so a forged one is a 400 at submission. `worker`: only headers and sizes at
+   * the API; the worker, which loads every input anyway, fails the job with invalid_ciphertext.
+   */
+  VALIDATE_CIPHERTEXTS: z.enum(['api', 'worker']).default('api'),
   /** BullMQ lock: a worker that dies loses its job to another after this long. */
   JOB_LOCK_MS: intIn(1000, 600_000).default(30_000),
   JOB_ATTEMPTS: intIn(1, 20).default(3),

@@ -162,6 +162,7 @@ export function datasetRoutes(deps: ApiDeps): Router {
       preset.id,
       body.records.flatMap((r) => r.ciphertexts),
       body.records.flatMap((r, i) => r.ciphertexts.map((_, j) => `records.${i}.ciphertexts.${j}`)),
+      deps.config.VALIDATE_CIPHERTEXTS === 'api',
     );
     if (meta.kind === 'genotypes') {
       const seen = new Set<string>();

@@ -140,7 +140,7 @@ async function checkJob(deps: ApiDeps, tenant: string, request: JobRequest, toke
   if (request.ciphertexts.length !== layout.ciphertexts) {
     throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
   }
-  await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`));
+  await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`), deps.config.VALIDATE_CIPHERTEXTS === 'api');
   if (model) await admitPrivateModelJob(deps.store, deps.config, tokenId, model, preset, samples);
   return {
     tenant,
