@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.js';
+import { SecretToken, tokenProblem } from './secret-token.js';
 
 /**
  * Every setting veil reads from the environment, read once and validated at start. A bad value
@@ -25,6 +26,14 @@ const tokensSchema = z
     return map;
   });
 
+/** The operator's token for /admin/queues: kept as a hash; a problem never quotes the token. */
+const adminTokenSchema = z.string().transform((token, ctx) => {
+  const problem = tokenProblem(token);
+  if (!problem) return new SecretToken(token);
+  ctx.addIssue({ code: 'custom', message: `the token ${problem}` });
+  return z.NEVER;
+});
+
 const envSchema = z.object({
   PORT: intIn(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -35,6 +44,7 @@ const envSchema = z.object({
   /** Measured best on 2 cores: 1 per process, one process per core (see README, benchmark). */
   WORKER_CONCURRENCY: intIn(1, 64).default(1),
   VEIL_TOKENS: tokensSchema.optional(),
+  VEIL_ADMIN_TOKEN: adminTokenSchema.optional(),
   /** Seconds inputs, results and finished job records are kept. */
   RETENTION_SECONDS: intIn(60, 30 * 24 * 3600).default(24 * 3600),
   MAX_BODY_MB: intIn(1, 1024).default(256),
