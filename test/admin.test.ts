@@ -9,6 +9,7 @@ import { loadOwner, submitMean, writeKeys } from '../src/producer/sdk.js';
 import { parseConfig } from '../src/server/config.js';
 import { QUEUE_NAME } from '../src/server/queue.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
+import { hasChromium, launchChromium } from './helpers/browser.js';
 
 /**
  * The queue dashboard on a real API (in-process, port 0) over a real redis-server. No workers run,
@@ -121,6 +122,25 @@ describe('the queue dashboard (/admin/queues)', () => {
     expect(queue?.counts.waiting).toBe(1);
     expect(queue?.isPaused).toBe(false);
   });
+
+  // What an operator sees: the UI's scripts run and fetch the API under the dashboard's CSP.
+  it.skipIf(!hasChromium)('renders in Chromium under its CSP, showing the waiting job', async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ extraHTTPHeaders: bearer(ADMIN_TOKEN) });
+      const page = await context.newPage();
+      const violations: string[] = [];
+      page.on('console', (msg) => {
+        // The UI links Google Fonts; blocking that third party is intended (system font instead).
+        if (/Content Security Policy/i.test(msg.text()) && !/fonts\.googleapis\.com/.test(msg.text())) violations.push(msg.text());
+      });
+      await page.goto(`${api.url}/admin/queues/queue/${QUEUE_NAME}?status=waiting`);
+      await expect.poll(() => page.locator('body').innerText(), { timeout: 30_000 }).toContain(jobId);
+      expect(violations).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it('is not there at all without VEIL_ADMIN_TOKEN', async () => {
     for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
