@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { VeilError } from '../shared/errors.js';
+import { adminRoutes, DASHBOARD_PATH } from './admin.js';
 import { authenticate } from './auth.js';
 import { corsFor } from './cors.js';
 import type { ApiDeps } from './deps.js';
@@ -51,6 +52,8 @@ export function createApp(deps: ApiDeps, drain: Drain): Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
+  // Without VEIL_ADMIN_TOKEN nothing is mounted: the path is a plain 404.
+  if (deps.config.VEIL_ADMIN_TOKEN) app.use(DASHBOARD_PATH, adminRoutes(deps.config.VEIL_ADMIN_TOKEN, [deps.queue]));
   app.use(pageRoutes());
 
   const v1 = express.Router();

@@ -17,7 +17,7 @@ const tokensSchema = z.string().transform((s, ctx) => {
   return z.NEVER;
 });
 
-/** The operator's token for /metrics and /admin: one admin-scope entry, no tenant. */
+/** The operator's token for /metrics and /admin/queues: one admin-scope entry, no tenant, kept as a hash. */
 const adminTokenSchema = z.string().transform((token, ctx) => {
   const problem = tokenProblem(token);
   if (problem) {
