@@ -28,7 +28,9 @@ describe.each(['bfv-coeff-8192', 'ckks-slots-8192'] as const)('pipeline end to e
     const weights = Array.from({ length }, () => Math.random() - 0.5);
     await f.client.addModelJson({ id: 'random-12k', name: 'random', weights, bias: 0.1 });
     const samples = Array.from({ length: 2 }, () => Array.from({ length }, () => Math.floor(Math.random() * 3)));
-    const grsJob = await submitGrs(f.client, f.owner, 'random-12k', samples);
+    // Whole-number dosages, declared as such: the weights keep full precision (fractional dosages
+    // are encoded at 2^-16, which takes 16 bits from the weights).
+    const grsJob = await submitGrs(f.client, f.owner, 'random-12k', samples, { hardCalls: true });
     const values = Array.from({ length: 9_000 }, () => 50 + Math.random() * 50);
     const meanJob = await submitMean(f.client, f.owner, values);
     const scores = (await waitAndFinish(f.client, f.owner, grsJob)) as GrsOutcome[];

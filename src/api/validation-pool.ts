@@ -42,7 +42,13 @@ interface Pending {
   reject(err: Error): void;
 }
 
-const THREAD_URL = new URL('./validation-thread.js', import.meta.url);
+/**
+ * The thread runs compiled JavaScript: from dist/ that is the sibling file; when this module runs
+ * from TypeScript source (tests importing the app in-process), the same file in dist/.
+ */
+const THREAD_URL = import.meta.url.endsWith('.ts')
+  ? new URL(import.meta.url.replace(/\/src\/(.*)validation-pool\.ts$/, '/dist/$1validation-thread.js'))
+  : new URL('./validation-thread.js', import.meta.url);
 
 export function createValidationPool(threads: number): ValidationPool {
   const queue: Pending[] = [];
