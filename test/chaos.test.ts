@@ -17,9 +17,6 @@ test('chaos (short): no accepted job is lost, duplicated or wrong under kills an
     redisKills: 1,
     apiRestarts: 1,
     drainMs: 5000,
-    // TODO(issue 9 item 7): the API does not drain busy keep-alive clients in bounded time yet;
-    // once it does, drop this so a slow drain fails the test as it fails `npm run chaos`.
-    allowSlowDrain: true,
     concurrency: 8,
     timeoutS: 120,
   });

@@ -9,14 +9,15 @@ import { SEAL_OBJECT_BYTES, sealObjectProblem } from '../shared/seal-bytes.js';
  * synchronous and take ~1 ms per ciphertext, ~10 ms per BFV context and ~0.7 s per CKKS context:
  * on the event loop a 1M-variant job (123 ciphertexts) would hold /healthz for its whole
  * validation. Tasks queue here and go to the first idle thread; a thread that dies fails its task
- * with a 503 and is replaced.
+ * with a 400 unreadable_input and is replaced.
  */
 export type ValidationTask = { id: number } & TaskBody;
 type TaskBody = { kind: 'context'; bytes: Uint8Array } | { kind: 'ciphertexts'; preset: PresetId; ciphertexts: Uint8Array[]; labels: string[] };
 
 export type ValidationReply =
   | { id: number; ok: true; context?: CanonicalContext }
-  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
+  /** `retire`: the thread's SEAL instance may be damaged by what it just read; start a fresh one. */
+  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number }; retire?: boolean };
 
 export interface CanonicalContext {
   contextId: string;
@@ -54,6 +55,7 @@ export function createValidationPool(threads: number): ValidationPool {
   const queue: Pending[] = [];
   const idle: Worker[] = [];
   const busy = new Map<Worker, Pending>();
+  const retiring = new Set<Worker>();
   let nextId = 1;
   let closed = false;
 
@@ -62,17 +64,25 @@ export function createValidationPool(threads: number): ValidationPool {
     worker.on('message', (reply: ValidationReply) => {
       const job = busy.get(worker);
       busy.delete(worker);
-      idle.push(worker);
+      if (!reply.ok && reply.retire) {
+        retiring.add(worker);
+        void worker.terminate(); // 'exit' starts the replacement
+      } else {
+        idle.push(worker);
+      }
       if (job) settle(job, reply);
       dispatch();
     });
     worker.on('error', () => {}); // 'exit' follows; the task is failed there
     worker.on('exit', () => {
+      retiring.delete(worker);
       const job = busy.get(worker);
       busy.delete(worker);
       const at = idle.indexOf(worker);
       if (at >= 0) idle.splice(at, 1);
-      job?.reject(new VeilError('validation_unavailable', 'the validation thread stopped; retry the request', 503));
+      // The thread died inside this task: SEAL aborted on the input (a retry would abort again),
+      // so it is the client's bytes that are unreadable, not the service that is unavailable.
+      job?.reject(new VeilError('unreadable_input', 'SEAL could not read the uploaded objects; send them as SEAL saved them', 400));
       if (!closed) {
         spawn();
         dispatch();

@@ -31,14 +31,17 @@ port.on('message', async (task: ValidationTask) => {
       port.postMessage({ id: task.id, ok: true } satisfies ValidationReply);
     }
   } catch (err) {
-    port.postMessage({ id: task.id, ok: false, error: replyError(err) } satisfies ValidationReply);
-    // SEAL aborts its WASM instance on some malformed inputs, sometimes inside a call whose
-    // error was caught and answered as invalid input; an aborted instance fails every later call.
-    // So after any failure, one cheap call proves the instance sound, or the thread exits and
-    // the pool starts a fresh one.
-    if (isWasmTrap(err) || !sealIsSound()) process.exit(1);
+    // SEAL can be left damaged by malformed input without any sign: an abort inside a call whose
+    // error was caught, or a heap corrupted by a bit-flipped key that fails only later, honest
+    // loads (the fuzzer found both). So a thread that refused an input is retired and the pool
+    // starts a fresh one; honest uploads never pay for it.
+    const error = replyError(err);
+    port.postMessage({ id: task.id, ok: false, error, retire: !BEFORE_SEAL.has(error.code) } satisfies ValidationReply);
   }
 });
+
+/** Refusals decided from the bytes alone, before SEAL read anything: the instance is untouched. */
+const BEFORE_SEAL = new Set(['malformed_msgpack', 'duplicate_key', 'msgpack_too_deep', 'invalid_body', 'unknown_field', 'unexpected_field', 'unsupported_parameters', 'missing_galois_keys']);
 
 function replyError(err: unknown): (ValidationReply & { ok: false })['error'] {
   const e = err as { name?: unknown; code?: unknown; message?: unknown; status?: unknown };
@@ -47,15 +50,6 @@ function replyError(err: unknown): (ValidationReply & { ok: false })['error'] {
   if (isWasmTrap(err)) return { name: 'InvalidInputError', code: 'unreadable_input', message: 'SEAL could not read the uploaded objects; send them as SEAL saved them', status: 400 };
   // Anything else is a bug; its text stays in the server log.
   return { name: 'Error', code: 'internal', message: String(e.message ?? err), status: 500 };
-}
-
-function sealIsSound(): boolean {
-  try {
-    instance?.CipherText().delete();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** WebAssembly.RuntimeError: a trap or an abort inside SEAL. */

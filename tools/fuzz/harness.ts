@@ -29,6 +29,8 @@ export interface FuzzOptions {
   healthzMs: number;
   bombMiB: number;
   scoringBombRows: number;
+  /** Extra environment for the stack's roles (e.g. a lower MAX_MODEL_VARIANTS, so a short run's bomb exceeds it). */
+  stackEnv?: Record<string, string>;
   /** Show the roles' logs (warnings and errors) on this process's stdout/stderr. */
   roleLogs?: boolean;
   /** Log every request's family and outcome, in order (with concurrency 1, to find what poisons a process). */
@@ -63,7 +65,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const fuzzSecret = randomBytes(32).toString('hex');
   const honestSecret = randomBytes(32).toString('hex');
   const redis = await spawnRedis();
-  const stack = await startLocalStack({ workers: 1, redisUrl: redis.url, logs: opts.roleLogs ? 'inherit' : 'ignore', env: { VEIL_TOKENS: `fuzz:${fuzzSecret}:admin,honest:${honestSecret}:admin`, LOG_LEVEL: 'warn', JOB_LOCK_MS: '5000' } });
+  const stack = await startLocalStack({ workers: 1, redisUrl: redis.url, logs: opts.roleLogs ? 'inherit' : 'ignore', env: { VEIL_TOKENS: `fuzz:${fuzzSecret}:admin,honest:${honestSecret}:admin`, LOG_LEVEL: 'warn', JOB_LOCK_MS: '5000', ...opts.stackEnv } });
   const violations = new Map<string, number>();
   const violate = (what: string) => violations.set(what, (violations.get(what) ?? 0) + 1);
   const byFamily = new Map<string, Map<string, number>>();
