@@ -1,23 +1,20 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '../shared/errors.js';
-import type { Link, ModelDefinition, ModelVariant } from '../shared/model.js';
+import { MODEL_ID, type ModelDefinition, type ModelInfo, type ModelVariant } from '../shared/model.js';
 import type { Store } from './store.js';
 import { pack, unpack } from '../shared/wire.js';
 
-/** What lists and job submissions need about a model, without its (possibly huge) arrays. */
-export interface ModelMeta {
-  modelId: string;
-  name: string;
-  variants: number;
-  bias: number;
-  link: Link;
-  metadata: Record<string, string>;
+/** A model's stored metadata: what the API shows, and the content digest. */
+export interface ModelMeta extends ModelInfo {
   /** Content digest: caches key on it, so a re-upload under the same id is never served stale. */
   digest: string;
-  createdAt: string;
 }
 
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** What the API shows of a model: everything but the digest (an implementation detail). */
+export function modelInfo(meta: ModelMeta): ModelInfo {
+  const { digest: _digest, ...info } = meta;
+  return info;
+}
 
 export function checkModelId(id: string): string {
   if (!MODEL_ID.test(id)) throw new InvalidInputError('invalid_model_id', `model id '${id}' must match ${MODEL_ID.source}`);
@@ -82,20 +79,20 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
   };
   await store.redis
     .multi()
-    .hset(store.modelKey(tenant, modelId), 'meta', JSON.stringify(meta), 'weights', weights, 'variants', variants)
-    .sadd(store.modelsKey(tenant), modelId)
+    .hset(store.keys.model(tenant, modelId), 'meta', JSON.stringify(meta), 'weights', weights, 'variants', variants)
+    .sadd(store.keys.models(tenant), modelId)
     .exec();
   return meta;
 }
 
 export async function getModelMeta(store: Store, tenant: string, modelId: string): Promise<ModelMeta> {
-  const raw = MODEL_ID.test(modelId) ? await store.redis.hget(store.modelKey(tenant, modelId), 'meta') : null;
+  const raw = MODEL_ID.test(modelId) ? await store.redis.hget(store.keys.model(tenant, modelId), 'meta') : null;
   if (!raw) throw new NotFoundError('model', modelId);
   return JSON.parse(raw) as ModelMeta;
 }
 
 export async function getModelWeights(store: Store, tenant: string, modelId: string): Promise<Float64Array> {
-  const buf = await store.redis.hgetBuffer(store.modelKey(tenant, modelId), 'weights');
+  const buf = await store.redis.hgetBuffer(store.keys.model(tenant, modelId), 'weights');
   if (!buf) throw new NotFoundError('model', modelId);
   const out = new Float64Array(buf.length / 8);
   for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
@@ -103,14 +100,14 @@ export async function getModelWeights(store: Store, tenant: string, modelId: str
 }
 
 export async function getModelVariants(store: Store, tenant: string, modelId: string): Promise<ModelVariant[]> {
-  const buf = await store.redis.hgetBuffer(store.modelKey(tenant, modelId), 'variants');
+  const buf = await store.redis.hgetBuffer(store.keys.model(tenant, modelId), 'variants');
   if (!buf) throw new NotFoundError('model', modelId);
   return fromColumns(unpack(buf) as VariantColumns);
 }
 
 export async function listModels(store: Store, tenant: string): Promise<ModelMeta[]> {
-  const ids = (await store.redis.smembers(store.modelsKey(tenant))).sort();
+  const ids = (await store.redis.smembers(store.keys.models(tenant))).sort();
   if (ids.length === 0) return [];
-  const metas = await Promise.all(ids.map((id) => store.redis.hget(store.modelKey(tenant, id), 'meta')));
+  const metas = await Promise.all(ids.map((id) => store.redis.hget(store.keys.model(tenant, id), 'meta')));
   return metas.filter((m): m is string => m !== null).map((m) => JSON.parse(m) as ModelMeta);
 }

@@ -2,9 +2,9 @@ import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { config } from '../server/config.js';
 import { loadPublicContext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '../shared/errors.js';
-import type { JobData, JobReturn, LinearJobData } from '../server/queue.js';
-import type { ReportJobData } from '../server/datasets.js';
+import { failureReason, type JobData, type JobReturn, type LinearJobData, type ReportJobData } from '../server/queue.js';
 import { vectorLayout } from '../shared/layout.js';
+import type { Link } from '../shared/model.js';
 import { getModelMeta, getModelWeights } from '../server/models.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
 import { getSeal, type Seal } from '../shared/seal.js';
@@ -55,7 +55,7 @@ async function evalContext(e: ThreadEnv, tenant: string, contextId: string): Pro
   return ec;
 }
 
-async function modelWeights(e: ThreadEnv, data: LinearJobData): Promise<{ weights: Float64Array; bias: number }> {
+async function modelWeights(e: ThreadEnv, data: LinearJobData): Promise<{ weights: Float64Array; bias: number; link: Link }> {
   const modelId = data.modelId as string;
   const meta = await getModelMeta(e.store, data.tenant, modelId);
   if (meta.digest !== data.modelDigest) {
@@ -67,7 +67,7 @@ async function modelWeights(e: ThreadEnv, data: LinearJobData): Promise<{ weight
     weights = await getModelWeights(e.store, data.tenant, modelId);
     e.weights.set(key, weights);
   }
-  return { weights, bias: meta.bias };
+  return { weights, bias: meta.bias, link: meta.link };
 }
 
 async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobReturn> {
@@ -107,6 +107,7 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
     length: data.length,
     samples: data.samples,
     ...(data.modelId ? { modelId: data.modelId } : {}),
+    ...(model ? { link: model.link } : {}),
     scaleBits: result.scaleBits,
     ciphertexts: result.ciphertexts,
   });
@@ -122,10 +123,10 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
     }
     return await run(job as SandboxedJob<LinearJobData, JobReturn>);
   } catch (err) {
-    // failedReason is "code: message" (the API splits it). Bad input fails once, for good;
+    // failedReason is "code: message" (queue.ts parseFailure splits it for the API). Bad input fails once, for good;
     // anything else (Redis hiccup, a bug) is retried with backoff.
     const code = err instanceof VeilError ? err.code : 'internal';
-    const message = `${code}: ${err instanceof Error ? err.message : String(err)}`;
+    const message = failureReason(code, err instanceof Error ? err.message : String(err));
     if (isPermanentError(err)) throw Object.assign(new UnrecoverableError(message), { cause: err });
     throw new Error(message, { cause: err });
   }

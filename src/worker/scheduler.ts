@@ -38,7 +38,7 @@ export function startScheduler(config: Config, redisUrl: string): VeilScheduler 
   const schedules = { queue, retentionSeconds: config.RETENTION_SECONDS, attempts: config.JOB_ATTEMPTS };
   const reconcile = async () => {
     try {
-      const r = await reconcileSchedules(schedules, datasets, `scheduler-${process.pid}`);
+      const r = await reconcileSchedules(schedules, datasets.schedules, `scheduler-${process.pid}`);
       if (r && (r.applied || r.removed)) logger.info(r, 'reconciled report schedules');
     } catch (err) {
       logger.warn({ err }, 'schedule reconciliation failed; will retry');

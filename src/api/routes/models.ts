@@ -1,29 +1,15 @@
 import { Transform } from 'node:stream';
 import express, { Router } from 'express';
-import { z } from 'zod';
 import { InvalidInputError, VeilError } from '../../shared/errors.js';
-import type { ModelDefinition } from '../../shared/model.js';
-import { checkModelId, getModelMeta, getModelVariants, listModels, saveModel } from '../../server/models.js';
-import { parsePgsScoringFile } from '../../shared/pgs.js';
+import { jsonModelSchema, type ModelDetail, type ModelInfo } from '../../shared/model.js';
 import { parseWire } from '../../shared/wire.js';
+import { addJsonModel, addPgsModel, modelDetail, modelList } from '../../server/services/models.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 
-/** A model given as JSON: a weights list, optional variants, bias and logistic link. */
-const jsonModelSchema = z
-  .object({
-    id: z.string().optional(),
-    name: z.string().min(1).max(200),
-    weights: z.array(z.number().finite()).min(1).max(4_194_304),
-    bias: z.number().finite().default(0),
-    link: z.enum(['identity', 'logistic']).default('identity'),
-    variants: z
-      .array(z.object({ rsid: z.string().optional(), chr: z.string().optional(), pos: z.number().int().optional(), effectAllele: z.string(), otherAllele: z.string().optional() }).strict())
-      .optional(),
-    metadata: z.record(z.string(), z.string()).default({}),
-  })
-  .strict();
+const PGS_TYPES = ['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
+/** /v1/models: parse, call the model service (server/services/models.ts), respond. */
 export function modelRoutes(deps: ApiDeps): Router {
   const router = Router();
   const limit = deps.config.MAX_BODY_MB * 2 ** 20;
@@ -31,51 +17,23 @@ export function modelRoutes(deps: ApiDeps): Router {
   router.post('/', async (req, res) => {
     const tenant = tenantOf(res);
     const id = typeof req.query.id === 'string' ? req.query.id : undefined;
-    let def: ModelDefinition;
-    let modelId: string;
-    if (req.is('application/json')) {
-      const body = await readJson(req, limit);
-      const m = parseWire(jsonModelSchema, body, 'model');
-      if (m.variants && m.variants.length !== m.weights.length) {
-        throw new InvalidInputError('invalid_model', `variants has ${m.variants.length} entries but weights has ${m.weights.length}`);
-      }
-      def = {
-        name: m.name,
-        metadata: m.metadata,
-        weights: Float64Array.from(m.weights),
-        variants: m.variants ?? m.weights.map((_, i) => ({ rsid: `v${i + 1}`, effectAllele: '?' })),
-        bias: m.bias,
-        link: m.link,
-      };
-      modelId = checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-    } else if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
-      // Streamed line by line from the socket: a million-variant file is never one string.
-      const parsed = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model');
-      def = parsed.model;
-      modelId = checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-    } else {
-      throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
-    }
-    const meta = await saveModel(deps.store, tenant, modelId, def);
-    res.status(201).location(`/v1/models/${modelId}`).json(publicMeta(meta));
+    let info: ModelInfo;
+    if (req.is('application/json')) info = await addJsonModel(deps, tenant, parseWire(jsonModelSchema, await readJson(req, limit), 'model'), id);
+    // Streamed line by line from the socket: a million-variant file is never one string.
+    else if (req.is(PGS_TYPES)) info = await addPgsModel(deps, tenant, req.pipe(byteLimit(limit)), id);
+    else throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
+    res.status(201).location(`/v1/models/${info.modelId}`).json(info satisfies ModelInfo);
   });
 
   router.get('/', async (_req, res) => {
-    res.json({ models: (await listModels(deps.store, tenantOf(res))).map(publicMeta) });
+    res.json({ models: await modelList(deps, tenantOf(res)) });
   });
 
+  // ?variants=false: the info alone (what a client needs to submit a job), not the variant list.
   router.get('/:id', async (req, res) => {
-    const tenant = tenantOf(res);
-    const meta = await getModelMeta(deps.store, tenant, req.params.id);
-    const variantList = await getModelVariants(deps.store, tenant, req.params.id);
-    res.json({ ...publicMeta(meta), variantList });
+    res.json((await modelDetail(deps, tenantOf(res), req.params.id, req.query.variants !== 'false')) satisfies ModelDetail);
   });
   return router;
-}
-
-function publicMeta(meta: Awaited<ReturnType<typeof getModelMeta>>) {
-  const { digest: _digest, ...rest } = meta;
-  return rest;
 }
 
 /** A pass-through that fails with our 413 once more than `limit` bytes went through. */
