@@ -42,6 +42,19 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // Type-aware rules for the source. node-seal's enum types (ComprModeType, SchemeType, …) and
+  // Express's error argument reach us as `any`; until they are wrapped with types, the no-unsafe-*
+  // rules would only flag those call sites.
+  ...tseslint.configs.recommendedTypeChecked.map((config) => ({ ...config, files: ['src/**/*.ts'] })),
+  {
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
   // src/shared is the contract between owner and service: it depends on nothing else of ours.
   boundary(['src/shared/**/*.ts'], [...SERVER_FOLDERS, 'producer'], 'src/shared is the contract: it imports only src/shared'),
   // The owner's SDK and CLI run where the secret key is: they import src/shared and themselves.

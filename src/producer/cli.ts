@@ -28,7 +28,7 @@ const client = () => (runClient ??= new VeilClient({ server: globals().server, t
 /** Print `obj` as JSON (--json) or as `key: value` lines. */
 function output(obj: Record<string, unknown>, human?: string): void {
   if (globals().json) process.stdout.write(`${JSON.stringify(obj)}\n`);
-  else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n`);
+  else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`).join('\n')}\n`);
 }
 
 async function readCsvColumn(file: string, column?: string): Promise<number[]> {

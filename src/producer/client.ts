@@ -42,7 +42,8 @@ export class VeilClient {
     try {
       res = await fetch(`${this.base}${path}`, { method, headers: h, body: body?.data as RequestInit['body'] });
     } catch (err) {
-      throw new VeilError('server_unreachable', `cannot reach ${this.base} (${String((err as Error).cause ?? (err as Error).message)}); start it with npm start or set --server / VEIL_SERVER`, 503);
+      const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new VeilError('server_unreachable', `cannot reach ${this.base} (${cause}); start it with npm start or set --server / VEIL_SERVER`, 503);
     }
     if (res.status >= 400) {
       const parsed = errorBodySchema.safeParse(await res.json().catch(() => undefined));

@@ -210,7 +210,7 @@ export class Owner {
       ct.loadArray(this.ec.ctx, bytes);
       const plain = scope.track(this.decryptor.decrypt(ct) as ReturnType<Seal['PlainText']>);
       if (this.preset.encoding === 'coeff') return readCoefficients(seal, plain);
-      return scope.track(seal.CKKSEncoder(this.ec.ctx)).decode(plain) as Float64Array;
+      return scope.track(seal.CKKSEncoder(this.ec.ctx)).decode(plain);
     });
   }
 

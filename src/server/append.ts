@@ -30,7 +30,7 @@ function duplicateId(dataset: string, id: string): VeilError {
 
 function execOrThrow(results: [Error | null, unknown][] | null): void {
   const failed = results?.find(([err]) => err);
-  if (failed) throw failed[0];
+  if (failed?.[0]) throw failed[0];
 }
 
 /**

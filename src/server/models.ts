@@ -43,10 +43,10 @@ function toColumns(variants: ModelVariant[]): VariantColumns {
 function fromColumns(c: VariantColumns): ModelVariant[] {
   return c.effectAllele.map((effectAllele, i) => {
     const v: ModelVariant = { effectAllele };
-    if (c.rsid[i]) v.rsid = c.rsid[i] as string;
-    if (c.chr[i]) v.chr = c.chr[i] as string;
-    if (c.pos[i] != null) v.pos = c.pos[i] as number;
-    if (c.otherAllele[i]) v.otherAllele = c.otherAllele[i] as string;
+    if (c.rsid[i]) v.rsid = c.rsid[i];
+    if (c.chr[i]) v.chr = c.chr[i];
+    if (c.pos[i] != null) v.pos = c.pos[i];
+    if (c.otherAllele[i]) v.otherAllele = c.otherAllele[i];
     return v;
   });
 }

@@ -39,7 +39,7 @@ export class Store {
       batch.expire(key, this.retentionSeconds);
       const results = await batch.exec();
       const failed = results?.find(([err]) => err);
-      if (failed) throw failed[0];
+      if (failed?.[0]) throw failed[0];
     }
   }
 

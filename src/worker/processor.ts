@@ -73,7 +73,7 @@ async function modelWeights(e: ThreadEnv, data: LinearJobData): Promise<{ weight
 async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobReturn> {
   const e = await threadEnv();
   const data = job.data;
-  const jobId = job.id as string;
+  const jobId = job.id;
   const ec = await evalContext(e, data.tenant, data.contextId);
   const layout = vectorLayout(ec.preset, data.length, data.samples);
   const model = data.op === 'grs' ? await modelWeights(e, data) : undefined;

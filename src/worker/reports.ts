@@ -39,7 +39,7 @@ const COMPUTE_PCT = 95;
 
 export async function runReport(job: SandboxedJob<ReportJobData, JobReturn>, deps: ReportDeps): Promise<JobReturn> {
   const data = job.data;
-  const jobId = job.id as string;
+  const jobId = job.id;
   const ds = new DatasetStore(deps.store);
   const meta = await ds.get(data.tenant, data.dataset);
   const scheduledFor = scheduledForOf(jobId, data, job.timestamp);
@@ -206,7 +206,7 @@ async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
   const infoGroups: NonNullable<ReportInfo['groups']> = [];
   for (const g of groups) {
     const res = await evaluateLinear(deps.seal, ec, {
-      layout: vectorLayout(ec.preset, meta.variants as number, g.count),
+      layout: vectorLayout(ec.preset, meta.variants, g.count),
       weights,
       bias: model.bias,
       scaleBits: g.scaleBits ?? 0,
@@ -218,5 +218,5 @@ async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
     ciphertexts.push(...res.ciphertexts);
     infoGroups.push({ samples: g.count, scaleBits: res.scaleBits, ids: g.ids ?? [] });
   }
-  return { length: meta.variants as number, samples: count, scaleBits: infoGroups[0]?.scaleBits ?? 0, ciphertexts, link: model.link, info: { count, groups: infoGroups } };
+  return { length: meta.variants, samples: count, scaleBits: infoGroups[0]?.scaleBits ?? 0, ciphertexts, link: model.link, info: { count, groups: infoGroups } };
 }
