@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Config } from './config.js';
-import type { DatasetStore, ScheduleDef } from './datasets.js';
+import type { DatasetStore } from './datasets.js';
+import type { ScheduleDef } from './schedules.js';
 import { InvalidInputError } from '../shared/errors.js';
 import type { Store } from './store.js';
 import { RateLimitError } from './private-models.js';
@@ -64,7 +65,7 @@ export async function admitDataset(ds: DatasetStore, quotas: QuotaConfig, tenant
 export async function admitSchedule(ds: DatasetStore, quotas: QuotaConfig, def: ScheduleDef, isNew: boolean): Promise<void> {
   checkScheduleInterval(def.cron, def.tz, quotas.MIN_SCHEDULE_INTERVAL_S);
   if (!isNew) return;
-  const tenantSchedules = [...(await ds.allSchedules()).values()].filter((d) => d.tenant === def.tenant);
+  const tenantSchedules = [...(await ds.schedules.all()).values()].filter((d) => d.tenant === def.tenant);
   admitCount('schedules', tenantSchedules.length, quotas.QUOTA_SCHEDULES);
 }
 

@@ -42,7 +42,11 @@ interface Pending {
   reject(err: Error): void;
 }
 
-const THREAD_URL = new URL('./validation-thread.js', import.meta.url);
+// Run from source (vitest, tsx), this module is a .ts file and a worker thread cannot load a .ts
+// sibling: it takes the built thread (npm run build) instead.
+const THREAD_URL = import.meta.url.endsWith('.ts')
+  ? new URL('../../dist/server/validation-thread.js', import.meta.url)
+  : new URL('./validation-thread.js', import.meta.url);
 
 export function createValidationPool(threads: number): ValidationPool {
   const queue: Pending[] = [];

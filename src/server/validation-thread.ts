@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { loadCiphertext, presetContext } from '../shared/context.js';
 import { getPreset } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
@@ -16,7 +16,10 @@ if (!port) throw new Error('validation-thread.ts runs as a worker thread');
 
 let instance: Seal | undefined;
 
-port.on('message', async (task: ValidationTask) => {
+port.on('message', (task: ValidationTask) => void validate(port, task));
+
+/** One task, answered on `port`; never throws (every failure is a reply). */
+async function validate(port: MessagePort, task: ValidationTask): Promise<void> {
   try {
     const seal = (instance ??= await getSeal());
     if (task.kind === 'context') {
@@ -24,7 +27,7 @@ port.on('message', async (task: ValidationTask) => {
       const { contextId, preset } = canonical;
       const bytes = new Uint8Array(canonical.bytes); // its own buffer, to transfer: msgpackr's may be shared
       const reply: ValidationReply = { id: task.id, ok: true, context: { contextId, bytes, preset: preset.id } };
-      port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
+      port.postMessage(reply, [bytes.buffer]);
     } else {
       const ec = presetContext(seal, getPreset(task.preset));
       task.ciphertexts.forEach((bytes, i) => loadCiphertext(seal, ec, bytes, task.labels[i] ?? `ciphertext ${i}`).delete());
@@ -38,7 +41,7 @@ port.on('message', async (task: ValidationTask) => {
     // the pool starts a fresh one.
     if (isWasmTrap(err) || !sealIsSound()) process.exit(1);
   }
-});
+}
 
 function replyError(err: unknown): (ValidationReply & { ok: false })['error'] {
   const e = err as { name?: unknown; code?: unknown; message?: unknown; status?: unknown };
