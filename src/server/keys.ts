@@ -22,6 +22,9 @@
  *   {p}:schedules                        hash: schedulerId → JSON ScheduleDef (what the scheduler
  *                                        role reconciles BullMQ's job schedulers against)
  *   {p}:lock:schedules                   the reconciliation lock (PX 10 s)
+ *   {p}:quota:{tenant}:in-flight         zset: unfinished job id, score = input bytes (quotas.ts)
+ *   {p}:quota:private-jobs:{modelId}:{tokenId}:{day}
+ *                                        a token's jobs on a private model that day (private-models.ts)
  */
 export class Keys {
   constructor(readonly prefix: string) {}
@@ -63,5 +66,11 @@ export class Keys {
   }
   scheduleLock(): string {
     return this.key('lock', 'schedules');
+  }
+  jobsInFlight(tenant: string): string {
+    return this.key('quota', tenant, 'in-flight');
+  }
+  privateModelJobs(modelId: string, tokenId: string, day: number): string {
+    return this.key('quota', 'private-jobs', modelId, tokenId, String(day));
   }
 }

@@ -23,7 +23,7 @@ const COUNT_RETRY_S = 3600;
  * before counting keeps concurrent submissions from overshooting a limit together.
  */
 export async function admitJob(store: Store, quotas: QuotaConfig, tenant: string, jobId: string, bytes: number): Promise<void> {
-  const key = `${store.prefix}:quota:${tenant}:in-flight`;
+  const key = store.keys.jobsInFlight(tenant);
   let usage = totals(await store.redis.zrange(key, '0', '-1', 'WITHSCORES'));
   if (usage.jobs >= quotas.QUOTA_JOBS_IN_FLIGHT || usage.bytes + bytes > quotas.QUOTA_JOB_BYTES) await pruneFinished(store, key, usage.members);
   const [, [, after] = []] = (await store.redis.multi().zadd(key, bytes, jobId).zrange(key, '0', '-1', 'WITHSCORES').expire(key, 7 * 24 * 3600).exec()) ?? [];
