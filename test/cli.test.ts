@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +61,43 @@ describe('veil CLI', () => {
     expect(out.modelId).toBe('seed-grs');
     expect(Math.abs(out.score - -0.03)).toBeLessThan(1e-6);
     expect(Math.abs(out.probability - 1 / (1 + Math.exp(0.03)))).toBeLessThan(1e-5);
+  });
+
+  it('grs --vcf --sample: one model request and at most one context upload (a proxy counts them)', async () => {
+    const keys = join(dir, 'keys');
+    await writeFile(join(dir, 'vcf-model.json'), JSON.stringify({
+      id: 'vcf-model', name: 'vcf', weights: [0.5, -0.25, 1], bias: 0.1, link: 'logistic',
+      variants: [{ chr: '1', pos: 100, effectAllele: 'G', otherAllele: 'A' }, { chr: '1', pos: 200, effectAllele: 'T', otherAllele: 'C' }, { chr: '2', pos: 300, effectAllele: 'A', otherAllele: 'C' }],
+    }));
+    await veil('models', 'add', join(dir, 'vcf-model.json'));
+    const line = (chr: string, pos: number, ref: string, alt: string, ...calls: string[]) => [chr, pos, '.', ref, alt, '.', '.', '.', 'GT', ...calls].join('\t');
+    const vcfFile = join(dir, 'two.vcf');
+    await writeFile(vcfFile, ['##fileformat=VCFv4.2', ['#CHROM', 'POS', 'ID', 'REF', 'ALT', 'QUAL', 'FILTER', 'INFO', 'FORMAT', 'S1', 'S2'].join('\t'),
+      line('1', 100, 'A', 'G', '0/1', '1/1'), line('1', 200, 'C', 'T', '1/1', '0/0'), line('2', 300, 'A', 'C', '0/0', '0/1'), ''].join('\n'));
+    const seen: string[] = [];
+    const proxy: Server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const target = new URL(req.url ?? '/', stack.apiUrl);
+      req.pipe(request(target, { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      }));
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const server = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const { stdout } = await exec(process.execPath, ['bin/veil.js', '--server', server, '--json', 'grs', '--model', 'vcf-model', '--keys', keys, '--vcf', vcfFile, '--sample', 'S2'], { cwd: ROOT });
+      const out = JSON.parse(stdout.trim().split('\n').pop()!);
+      // S2: dosages 2, 0, 1 → 0.5·2 − 0.25·0 + 1·1 + 0.1 = 2.1
+      expect(Math.abs(out.score - 2.1)).toBeLessThan(1e-6);
+      expect(Math.abs(out.probability - 1 / (1 + Math.exp(-2.1)))).toBeLessThan(1e-6);
+      expect(out).toMatchObject({ modelId: 'vcf-model', variantsUsed: 3, variantsMissing: 0 });
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+    expect(seen.filter((r) => r.startsWith('GET /v1/models'))).toHaveLength(1);
+    expect(seen.filter((r) => r.startsWith('POST /v1/contexts')).length).toBeLessThanOrEqual(1);
+    expect(seen.filter((r) => r.startsWith('POST /v1/jobs'))).toHaveLength(1);
   });
 
   it('fails with a one-line message and a non-zero exit', async () => {

@@ -10,6 +10,8 @@ import type { Owner } from '../src/producer/crypto.js';
 import { appendGenotypes, appendReadings, createDataset, finishReport, type GrsReportOutcome, type ReadingsOutcome } from '../src/producer/datasets.js';
 import { loadOwner, writeKeys } from '../src/producer/sdk.js';
 import { CLI_PATH } from '../src/stack/local.js';
+import type { ReportRequest } from '../src/shared/api-datasets.js';
+import { appendGroups } from '../src/server/append.js';
 import { DatasetStore } from '../src/server/datasets.js';
 import { encodeReadings, LIMB_BITS } from '../src/shared/readings.js';
 import { Store } from '../src/server/store.js';
@@ -35,7 +37,7 @@ describe('datasets: append, reports, schedules', () => {
     }
   }
 
-  async function report(name: string, body: { op: string; since?: string; until?: string; modelId?: string }) {
+  async function report(name: string, body: ReportRequest) {
     const jobId = await client.requestReport(name, body);
     return finishReport(client, owner, await client.result(jobId, { timeoutMs: 60_000 }));
   }
@@ -202,12 +204,12 @@ describe('datasets: append, reports, schedules', () => {
       group: { at: b.at, count: b.values.length, ciphertexts: 1 },
       ciphertexts: owner.encryptVectors(encodeReadings(meta.encoding!, b.values, 8192).map((v) => v.map(Number)), { purpose: 'sum', scaleBits: 0, maxAbs: 2 ** LIMB_BITS }).ciphertexts,
     }));
-    await expect(dsStore('before').appendGroups('a', meta, pending(), { idempotencyKey: 'k2' })).rejects.toThrow('connection lost');
+    await expect(appendGroups(dsStore('before'), 'a', meta, pending(), { idempotencyKey: 'k2' })).rejects.toThrow('connection lost');
     expect(await groups()).toBe(0); // written, never published
     expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k2' })).toEqual({ dataset: 'atomic', records: 3, groups: 2 });
     expect(await groups()).toBe(2);
 
-    await expect(dsStore('after').appendGroups('a', meta, pending(), { idempotencyKey: 'k3' })).rejects.toThrow('connection lost');
+    await expect(appendGroups(dsStore('after'), 'a', meta, pending(), { idempotencyKey: 'k3' })).rejects.toThrow('connection lost');
     expect(await groups()).toBe(4); // published; the client never heard
     expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k3' })).toEqual({ dataset: 'atomic', records: 3, groups: 2, duplicate: true });
     expect(await groups()).toBe(4);
@@ -241,7 +243,8 @@ describe('datasets: append, reports, schedules', () => {
     await appendGenotypes(client, owner, 'short', [{ id: 'old', dosages: [0, 1, 2] }], { at: now - DAY + 2500 }); // expires in 2.5 s
     await appendGenotypes(client, owner, 'short', [{ id: 'new', dosages: [2, 1, 0] }], { at: now });
     expect(await stack.redis.zcard(key('idx'))).toBe(2);
-    await until('the sweep to prune the expired group', async () => (await stack.redis.zcard(key('idx'))) === 1, 10_000, 50);
+    // One sweep unindexes the group, then frees its record id: wait for both.
+    await until('the sweep to prune the expired group', async () => (await stack.redis.zcard(key('idx'))) === 1 && (await stack.redis.zcard(key('ids'))) === 1, 10_000, 50);
     const prunedAfter = Date.now() - now;
     expect(await stack.redis.zrange(key('ids'), '0', '-1')).toEqual(['new']);
     expect(await stack.redis.keys(key('rec', '*'))).toHaveLength(1);

@@ -21,6 +21,8 @@ if (!hasChromium) console.warn(`patient page: skipped, no Chromium at ${CHROMIUM
 const APP_ORIGIN = 'http://app.example';
 /** The stack has tenants, as a deployment does: the page must be given its access code. */
 const TOKEN = randomBytes(16).toString('hex');
+/** The service's own token for uploading models (the patient's 'owner' scope may not). */
+const MODELS_TOKEN = randomBytes(16).toString('hex');
 
 /** A number as msgpack float 32 and float 64 (whole numbers would be one byte, found anywhere). */
 function msgpackFloats(v: number): Buffer[] {
@@ -51,8 +53,8 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   };
 
   beforeAll(async () => {
-    stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN}` } });
-    const client = new VeilClient({ server: stack.apiUrl, token: TOKEN });
+    stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN},patient:${MODELS_TOKEN}:models` } });
+    const client = new VeilClient({ server: stack.apiUrl, token: MODELS_TOKEN });
     await client.addModelJson(SEED_MODEL);
     await client.addModelFile(Buffer.from(genome.model), 'pgs-page-test');
     dir = await mkdtemp(join(tmpdir(), 'veil-page-'));

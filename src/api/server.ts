@@ -9,7 +9,7 @@ import { Store } from '../server/store.js';
 import { createApp } from './app.js';
 import { Drain } from './drain.js';
 import { createMetrics } from './metrics.js';
-import { createValidationPool } from './validation-pool.js';
+import { createValidationPool } from '../server/validation-pool.js';
 
 export interface ApiServer {
   url: string;

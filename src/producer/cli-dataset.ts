@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { REPORT_OPS } from '../server/datasets.js';
+import { REPORT_OPS, type ReportOp } from '../shared/dataset.js';
 import { VeilError } from '../shared/errors.js';
 import type { JobStatusBody } from './client.js';
 import { parseNumbers, type CliContext } from './cli-context.js';
@@ -167,7 +167,7 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--model <id>', 'grs: the model')
     .option('--no-wait', 'request only; print the job id')
     .option('--out <file>', 'grs: write every record\'s score to this CSV')
-    .action(async (name: string, o: { op: string; keys: string; since?: string; until?: string; model?: string; wait: boolean; out?: string }) => {
+    .action(async (name: string, o: { op: ReportOp; keys: string; since?: string; until?: string; model?: string; wait: boolean; out?: string }) => {
       time(o.since, '--since');
       time(o.until, '--until');
       const jobId = await client().requestReport(name, { op: o.op, since: o.since, until: o.until, modelId: o.model });
@@ -195,7 +195,7 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--name <schedule>', 'schedule name (default: the op); the same name replaces it')
     .option('--window-days <d>', 'report on the last D days before each run (default: every record)', (v) => Number(v))
     .option('--model <id>', 'grs: the model')
-    .action(async (name: string, o: { op: string; cron: string; tz: string; name?: string; windowDays?: number; model?: string }) => {
+    .action(async (name: string, o: { op: ReportOp; cron: string; tz: string; name?: string; windowDays?: number; model?: string }) => {
       const s = await client().putSchedule(name, o.name ?? o.op, { op: o.op, cron: o.cron, tz: o.tz, ...(o.windowDays ? { windowDays: o.windowDays } : {}), ...(o.model ? { modelId: o.model } : {}) });
       output({ dataset: name, schedule: s.schedule, schedulerId: s.schedulerId, next: s.next });
     });

@@ -10,22 +10,25 @@ import { registerGrsCommand } from './cli-grs.js';
 import { csvColumn, parseNumbers } from './cli-context.js';
 import { finish, withOwner, submitMean, waitAndFinish, writeKeys } from './sdk.js';
 
-/** `veil`: the data owner's CLI, and the service's role commands (api, worker, scheduler). */
+/** `veil`: the data owner's CLI. The service's role commands start from src/stack/main.ts (bin/veil.js). */
 const program = new Command('veil')
   .description('compute on encrypted health data: keys stay here, only ciphertexts leave')
   .addOption(new Option('--server <url>', 'veil API').env('VEIL_SERVER').default('http://127.0.0.1:8080'))
   .addOption(new Option('--token <token>', 'bearer token of your tenant').env('VEIL_TOKEN'))
   .option('--json', 'machine output: one JSON object on stdout')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText('after', '\nService roles (own entry point): veil api | worker | scheduler | start | demo [--json]');
 
 type Globals = { server: string; token?: string; json?: boolean };
 const globals = () => program.opts<Globals>();
-const client = () => new VeilClient({ server: globals().server, token: globals().token });
+let runClient: VeilClient | undefined;
+/** One client per run: its model and context caches then save every repeat request. */
+const client = () => (runClient ??= new VeilClient({ server: globals().server, token: globals().token }));
 
 /** Print `obj` as JSON (--json) or as `key: value` lines. */
 function output(obj: Record<string, unknown>, human?: string): void {
   if (globals().json) process.stdout.write(`${JSON.stringify(obj)}\n`);
-  else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n`);
+  else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`).join('\n')}\n`);
 }
 
 async function readCsvColumn(file: string, column?: string): Promise<number[]> {
@@ -99,26 +102,6 @@ program
       for (const outcome of await finish(client(), owner, await client().result(job))) output({ ...outcome });
     });
   });
-
-for (const role of ['api', 'worker', 'scheduler'] as const) {
-  program
-    .command(role)
-    .description(`run the ${role} role (configured by environment; see README)`)
-    .action(async () => {
-      const { runRole } = await import('../stack/roles.js');
-      await runRole(role);
-    });
-}
-
-program
-  .command('start')
-  .description('the whole local stack (Redis, API, workers, scheduler) until Ctrl-C')
-  .action(async () => (await import('../stack/start.js')).start());
-
-program
-  .command('demo')
-  .description('run the two seed scenarios end to end on a local stack')
-  .action(async () => (await import('../stack/demo.js')).demo({ json: Boolean(globals().json) }));
 
 const cliContext = { client, output, json: () => Boolean(globals().json) };
 registerGrsCommand(program, cliContext);

@@ -1,38 +1,35 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import {
+  contextStoredSchema, errorBodySchema, IDEMPOTENCY_HEADER, jobAcceptedSchema, jobStatusBodySchema, type JobStatusBody,
+} from '../shared/api.js';
+import {
+  appendedSchema, datasetDetailSchema, datasetListSchema, datasetMetaSchema, reportAcceptedSchema, reportListSchema, scheduleInfoSchema, scheduleListSchema,
+  type AppendRecords, type Appended, type CreateDataset, type DatasetMeta, type ReportListing, type ReportRequest, type ScheduleInfo, type ScheduleRequest,
+} from '../shared/api-datasets.js';
 import { contextIdOf } from '../shared/context.js';
 import { VeilError } from '../shared/errors.js';
+import { modelDetailSchema, modelInfoSchema, modelListSchema, type JsonModel, type ModelDetail, type ModelInfo } from '../shared/model.js';
 import { jobResultSchema, pack, parseWire, unpack, type JobRequest, type JobResult } from '../shared/wire.js';
+
+export type { DatasetMeta, JobStatusBody, ModelInfo, ReportListing, ScheduleInfo };
 
 export interface ClientOptions {
   server: string;
   token?: string;
 }
 
-export interface JobStatusBody {
-  jobId: string;
-  op: string;
-  status: 'queued' | 'active' | 'completed' | 'failed';
-  progress: number;
-  attempts: number;
-  createdAt: string;
-  finishedAt: string | null;
-  error?: { code: string; message: string };
-}
+/** Contexts this process has uploaded, per server and token: content-addressed, so once is enough. */
+const uploadedContexts = new Set<string>();
 
-export interface ModelInfo {
-  modelId: string;
-  name: string;
-  variants: number;
-  bias: number;
-  link: 'identity' | 'logistic';
-  metadata: Record<string, string>;
-}
-
-/** The HTTP side of the SDK: one method per API route, errors as VeilError with the server's code. */
+/**
+ * The HTTP side of the SDK: one method per API route, errors as VeilError with the server's code.
+ * Every JSON response is parsed with the schema the API sends it with (src/shared/api*.ts).
+ */
 export class VeilClient {
   private readonly base: string;
+  /** Model infos by id: a job's length and a score's link come from here, not from more requests. */
   private readonly models = new Map<string, ModelInfo>();
-  private readonly uploaded = new Set<string>();
   constructor(private readonly opts: ClientOptions) {
     this.base = opts.server.replace(/\/+$/, '');
   }
@@ -45,30 +42,38 @@ export class VeilClient {
     try {
       res = await fetch(`${this.base}${path}`, { method, headers: h, body: body?.data as RequestInit['body'] });
     } catch (err) {
-      throw new VeilError('server_unreachable', `cannot reach ${this.base} (${(err as Error).cause ?? (err as Error).message}); start it with npm start or set --server / VEIL_SERVER`, 503);
+      const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new VeilError('server_unreachable', `cannot reach ${this.base} (${cause}); start it with npm start or set --server / VEIL_SERVER`, 503);
     }
     if (res.status >= 400) {
-      let code = 'http_error';
-      let message = `${method} ${path} → HTTP ${res.status}`;
-      try {
-        const j = (await res.json()) as { error?: { code?: string; message?: string } };
-        code = j.error?.code ?? code;
-        message = j.error?.message ?? message;
-      } catch {
-        // not our JSON error: keep the generic message
-      }
-      throw new VeilError(code, message, res.status);
+      const parsed = errorBodySchema.safeParse(await res.json().catch(() => undefined));
+      // Not our JSON error (a proxy, say): keep a generic message.
+      const error = parsed.success ? parsed.data.error : { code: 'http_error', message: `${method} ${path} → HTTP ${res.status}` };
+      throw new VeilError(error.code, error.message, res.status);
     }
     return res;
   }
 
-  /** Upload a public context once per client: it is content-addressed, so its id is known here. */
+  /** A JSON request whose answer is parsed with `schema`. */
+  private async call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<z.output<S>> {
+    const res = await this.request(method, path, body === undefined ? undefined : { type: 'application/json', data: JSON.stringify(body) }, headers);
+    const parsed = schema.safeParse(await res.json());
+    if (!parsed.success) throw new VeilError('invalid_response', `${method} ${path}: the server's answer does not match this client (${parsed.error.issues[0]?.message ?? 'invalid'}); update one of them`, 502);
+    return parsed.data;
+  }
+
+  private static idempotency(key: string | undefined): Record<string, string> {
+    return key ? { [IDEMPOTENCY_HEADER]: key } : {};
+  }
+
+  /** Upload a public context once per process and server: it is content-addressed, so its id is known here. */
   async uploadContext(publicContext: Uint8Array): Promise<string> {
     const id = contextIdOf(publicContext);
-    if (this.uploaded.has(id)) return id;
+    const cacheKey = `${this.base}\0${this.opts.token ?? ''}\0${id}`;
+    if (uploadedContexts.has(cacheKey)) return id;
     const res = await this.request('POST', '/v1/contexts', { type: 'application/msgpack', data: publicContext });
-    const { contextId } = (await res.json()) as { contextId: string };
-    this.uploaded.add(contextId);
+    const { contextId } = contextStoredSchema.parse(await res.json());
+    uploadedContexts.add(cacheKey);
     return contextId;
   }
 
@@ -80,8 +85,8 @@ export class VeilClient {
     const body = { type: 'application/msgpack', data: pack(job) };
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.request('POST', '/v1/jobs', body, { 'idempotency-key': idempotencyKey });
-        return ((await res.json()) as { jobId: string }).jobId;
+        const res = await this.request('POST', '/v1/jobs', body, VeilClient.idempotency(idempotencyKey));
+        return jobAcceptedSchema.parse(await res.json()).jobId;
       } catch (err) {
         if (!(err instanceof VeilError && err.code === 'server_unreachable') || attempt >= 3) throw err;
         await new Promise((r) => setTimeout(r, 200 * attempt));
@@ -89,8 +94,8 @@ export class VeilClient {
     }
   }
 
-  async status(jobId: string): Promise<JobStatusBody> {
-    return (await (await this.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}`)).json()) as JobStatusBody;
+  status(jobId: string): Promise<JobStatusBody> {
+    return this.call(jobStatusBodySchema, 'GET', `/v1/jobs/${encodeURIComponent(jobId)}`);
   }
 
   /** Wait for a job's result (long-polling ≤ 30 s at a time), reporting progress while it runs. */
@@ -113,52 +118,49 @@ export class VeilClient {
   }
 
   async listModels(): Promise<ModelInfo[]> {
-    return ((await (await this.request('GET', '/v1/models')).json()) as { models: ModelInfo[] }).models;
+    return (await this.call(modelListSchema, 'GET', '/v1/models')).models;
   }
 
-  async getModel(modelId: string): Promise<ModelInfo & { variantList: import('../shared/model.js').ModelVariant[] }> {
-    return (await (await this.request('GET', `/v1/models/${encodeURIComponent(modelId)}`)).json()) as ModelInfo & { variantList: import('../shared/model.js').ModelVariant[] };
+  /** A model with its variant list (to match genotypes against); remembers its info. */
+  async getModel(modelId: string): Promise<ModelDetail & { variantList: NonNullable<ModelDetail['variantList']> }> {
+    const detail = await this.call(modelDetailSchema, 'GET', `/v1/models/${encodeURIComponent(modelId)}`);
+    this.remember(detail);
+    return { ...detail, variantList: detail.variantList ?? [] };
   }
 
-  /** A model's metadata without its variant list (cached: models are immutable per digest). */
+  /** A model's info without its variant list: one request per model and client at most. */
   async getModelInfo(modelId: string): Promise<ModelInfo> {
-    const hit = this.models.get(modelId);
-    if (hit) return hit;
-    const list = await this.listModels();
-    const found = list.find((m) => m.modelId === modelId);
-    if (!found) throw new VeilError('model_not_found', `model '${modelId}' does not exist; list models with veil models list`, 404);
-    this.models.set(modelId, found);
-    return found;
+    return this.models.get(modelId) ?? this.remember(await this.call(modelDetailSchema, 'GET', `/v1/models/${encodeURIComponent(modelId)}?variants=false`));
   }
 
-  async addModelJson(model: { id?: string; name: string; weights: number[]; bias?: number; link?: string; variants?: unknown[] }): Promise<ModelInfo> {
-    const res = await this.request('POST', '/v1/models', { type: 'application/json', data: JSON.stringify(model) });
-    return (await res.json()) as ModelInfo;
+  private remember(detail: ModelDetail): ModelInfo {
+    const { variantList: _variants, ...info } = detail;
+    this.models.set(info.modelId, info);
+    return info;
+  }
+
+  async addModelJson(model: JsonModel): Promise<ModelInfo> {
+    return this.remember(await this.call(modelInfoSchema, 'POST', '/v1/models', model));
   }
 
   async addModelFile(bytes: Uint8Array, id?: string): Promise<ModelInfo> {
     const query = id ? `?id=${encodeURIComponent(id)}` : '';
     const res = await this.request('POST', `/v1/models${query}`, { type: 'text/tab-separated-values', data: bytes });
-    return (await res.json()) as ModelInfo;
+    return this.remember(modelInfoSchema.parse(await res.json()));
   }
 
   // Datasets and report schedules (see docs/nightly-reports.md).
 
-  private async json<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const res = await this.request(method, path, body === undefined ? undefined : { type: 'application/json', data: JSON.stringify(body) }, headers);
-    return (res.status === 204 ? {} : await res.json()) as T;
+  createDataset(body: CreateDataset): Promise<DatasetMeta> {
+    return this.call(datasetMetaSchema, 'POST', '/v1/datasets', body);
   }
 
-  createDataset(body: Record<string, unknown>): Promise<DatasetInfo> {
-    return this.json('POST', '/v1/datasets', body);
+  getDataset(name: string): Promise<DatasetMeta & { groups: number }> {
+    return this.call(datasetDetailSchema, 'GET', `/v1/datasets/${encodeURIComponent(name)}`);
   }
 
-  getDataset(name: string): Promise<DatasetInfo & { groups: number }> {
-    return this.json('GET', `/v1/datasets/${encodeURIComponent(name)}`);
-  }
-
-  async listDatasets(): Promise<DatasetInfo[]> {
-    return (await this.json<{ datasets: DatasetInfo[] }>('GET', '/v1/datasets')).datasets;
+  async listDatasets(): Promise<DatasetMeta[]> {
+    return (await this.call(datasetListSchema, 'GET', '/v1/datasets')).datasets;
   }
 
   async deleteDataset(name: string): Promise<void> {
@@ -166,25 +168,25 @@ export class VeilClient {
   }
 
   /** Append record groups (msgpack: ciphertexts are binary). */
-  async appendRecords(name: string, body: { v: 1; records: unknown[] }, idempotencyKey?: string): Promise<{ dataset: string; records: number; duplicate?: boolean }> {
-    const res = await this.request('POST', `/v1/datasets/${encodeURIComponent(name)}/records`, { type: 'application/msgpack', data: pack(body) }, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
-    return (await res.json()) as { dataset: string; records: number; duplicate?: boolean };
+  async appendRecords(name: string, body: AppendRecords, idempotencyKey?: string): Promise<Appended> {
+    const res = await this.request('POST', `/v1/datasets/${encodeURIComponent(name)}/records`, { type: 'application/msgpack', data: pack(body) }, VeilClient.idempotency(idempotencyKey));
+    return appendedSchema.parse(await res.json());
   }
 
-  async requestReport(name: string, body: { op: string; since?: string; until?: string; modelId?: string }, idempotencyKey?: string): Promise<string> {
-    return (await this.json<{ jobId: string }>('POST', `/v1/datasets/${encodeURIComponent(name)}/reports`, body, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {})).jobId;
+  async requestReport(name: string, body: ReportRequest, idempotencyKey?: string): Promise<string> {
+    return (await this.call(reportAcceptedSchema, 'POST', `/v1/datasets/${encodeURIComponent(name)}/reports`, body, VeilClient.idempotency(idempotencyKey))).jobId;
   }
 
   async listReports(name: string, limit = 100): Promise<ReportListing[]> {
-    return (await this.json<{ reports: ReportListing[] }>('GET', `/v1/datasets/${encodeURIComponent(name)}/reports?limit=${limit}`)).reports;
+    return (await this.call(reportListSchema, 'GET', `/v1/datasets/${encodeURIComponent(name)}/reports?limit=${limit}`)).reports;
   }
 
-  putSchedule(name: string, schedule: string, body: { op: string; cron: string; tz: string; windowDays?: number; modelId?: string }): Promise<ScheduleInfo> {
-    return this.json('PUT', `/v1/datasets/${encodeURIComponent(name)}/schedules/${encodeURIComponent(schedule)}`, body);
+  putSchedule(name: string, schedule: string, body: ScheduleRequest): Promise<ScheduleInfo> {
+    return this.call(scheduleInfoSchema, 'PUT', `/v1/datasets/${encodeURIComponent(name)}/schedules/${encodeURIComponent(schedule)}`, body);
   }
 
   async listSchedules(name: string): Promise<ScheduleInfo[]> {
-    return (await this.json<{ schedules: ScheduleInfo[] }>('GET', `/v1/datasets/${encodeURIComponent(name)}/schedules`)).schedules;
+    return (await this.call(scheduleListSchema, 'GET', `/v1/datasets/${encodeURIComponent(name)}/schedules`)).schedules;
   }
 
   async deleteSchedule(name: string, schedule: string): Promise<void> {
@@ -199,37 +201,4 @@ export class VeilClient {
       return false;
     }
   }
-}
-
-export interface DatasetInfo {
-  dataset: string;
-  kind: 'readings' | 'genotypes';
-  contextId: string;
-  preset: string;
-  retentionDays: number;
-  createdAt: string;
-  encoding?: import('../shared/readings.js').ReadingsEncoding;
-  variants?: number;
-}
-
-export interface ReportListing {
-  jobId: string;
-  op: string;
-  scheduledFor: string;
-  since: string | null;
-  until: string;
-  schedule?: string;
-  status: JobStatusBody['status'];
-  progress: number;
-}
-
-export interface ScheduleInfo {
-  dataset?: string;
-  schedule: string;
-  schedulerId: string;
-  op: string;
-  cron: string;
-  tz: string;
-  windowDays: number | null;
-  next: string | null;
 }

@@ -131,7 +131,6 @@ export class Owner {
   }
 
   private encryptCoefficients(samples: ArrayLike<number>[], layout: VectorLayout, scaleBits: number): Uint8Array[] {
-    const { seal } = this;
     const t = this.ec.plainModulus as bigint;
     const n = this.preset.polyModulusDegree;
     const out: Uint8Array[] = [];
@@ -145,13 +144,34 @@ export class Owner {
           const to = Math.min(from + layout.chunkLength, layout.length);
           for (let i = from; i < to; i++) coeffs[k * layout.chunkLength + (i - from)] = toResidue(toFixed(sample[i] as number, scaleBits), t);
         }
-        out.push(withScope((scope) => {
-          const plain = scope.track(makePlaintext(seal, this.ec.ctx, coeffs));
-          return scope.track(this.encryptor.encryptSymmetricSerializable(plain)).saveArray(seal.ComprModeType.zstd);
-        }));
+        out.push(this.encryptResidues(coeffs));
       }
     }
     return out;
+  }
+
+  /**
+   * Encrypt exact signed integers as coefficients (BFV), one ciphertext per vector of ≤ n: for
+   * encodings that are integers already (dataset readings), with no detour through doubles.
+   */
+  encryptIntegers(vectors: readonly (readonly bigint[])[]): Uint8Array[] {
+    if (this.preset.encoding !== 'coeff') throw new InvalidInputError('unsupported_parameters', `integer coefficients need a BFV preset, not ${this.preset.id}`);
+    const t = this.ec.plainModulus as bigint;
+    const n = this.preset.polyModulusDegree;
+    return vectors.map((v) => {
+      if (v.length > n) throw new InvalidInputError('invalid_input', `${v.length} coefficients do not fit a ciphertext of ${n}`);
+      const coeffs = new BigUint64Array(n);
+      v.forEach((c, i) => (coeffs[i] = toResidue(c, t)));
+      return this.encryptResidues(coeffs);
+    });
+  }
+
+  /** One symmetric (seeded, so half the size) ciphertext of coefficients already reduced mod t. */
+  private encryptResidues(coeffs: BigUint64Array): Uint8Array {
+    return withScope((scope) => {
+      const plain = scope.track(makePlaintext(this.seal, this.ec.ctx, coeffs));
+      return scope.track(this.encryptor.encryptSymmetricSerializable(plain)).saveArray(this.seal.ComprModeType.zstd);
+    });
   }
 
   private encryptSlots(samples: ArrayLike<number>[], layout: VectorLayout): Uint8Array[] {
@@ -203,7 +223,7 @@ export class Owner {
       ct.loadArray(this.ec.ctx, bytes);
       const plain = scope.track(this.decryptor.decrypt(ct) as ReturnType<Seal['PlainText']>);
       if (this.preset.encoding === 'coeff') return readCoefficients(seal, plain);
-      return scope.track(seal.CKKSEncoder(this.ec.ctx)).decode(plain) as Float64Array;
+      return scope.track(seal.CKKSEncoder(this.ec.ctx)).decode(plain);
     });
   }
 

@@ -1,9 +1,12 @@
 import { centered } from '../shared/coeff.js';
 import { VeilError } from '../shared/errors.js';
 import { vectorLayout } from '../shared/layout.js';
-import { blockSumIndex, D_DIGIT_BITS, encodeReadings, LIMB_BITS, readingsEncoding, recombine, type ReadingsEncoding } from '../shared/readings.js';
+import { blockSumIndex, D_DIGIT_BITS, encodeReadings, readingsEncoding, recombine, type ReadingsEncoding } from '../shared/readings.js';
 import type { JobResult, ReportInfo } from '../shared/wire.js';
-import type { DatasetInfo, VeilClient } from './client.js';
+import type { CreateDataset, DatasetMeta } from '../shared/api-datasets.js';
+import type { DatasetKind } from '../shared/dataset.js';
+import { applyLink } from '../shared/model.js';
+import type { VeilClient } from './client.js';
 import type { Owner } from './crypto.js';
 
 /**
@@ -29,20 +32,14 @@ export interface GenotypeRecord {
 
 const ms = (at: Date | number | undefined) => (at === undefined ? undefined : typeof at === 'number' ? at : at.getTime());
 
-export async function createDataset(client: VeilClient, owner: Owner, name: string, opts: { kind?: 'readings' | 'genotypes'; variants?: number; modelId?: string; retentionDays?: number; valueBits?: number; scaleBits?: number } = {}): Promise<DatasetInfo> {
+export async function createDataset(client: VeilClient, owner: Owner, name: string, opts: Omit<CreateDataset, 'name' | 'contextId'> = {}): Promise<DatasetMeta> {
   const contextId = await client.uploadContext(owner.publicContext);
   return client.createDataset({ name, contextId, ...opts });
 }
 
-function checkDataset(owner: Owner, meta: DatasetInfo, kind: DatasetInfo['kind']): void {
+function checkDataset(owner: Owner, meta: DatasetMeta, kind: DatasetKind): void {
   if (meta.contextId !== owner.contextId) throw new VeilError('key_mismatch', `dataset '${meta.dataset}' is bound to context ${meta.contextId.slice(0, 12)}…, these keys are ${owner.contextId.slice(0, 12)}…`);
   if (meta.kind !== kind) throw new VeilError('wrong_kind', `dataset '${meta.dataset}' holds ${meta.kind}, not ${kind}`);
-}
-
-/** Encrypt signed integer coefficient vectors (limbs: |digit| < 2^LIMB_BITS), one ciphertext each. */
-function encryptCoefficients(owner: Owner, vectors: bigint[][]): Uint8Array[] {
-  if (vectors.length === 0) return [];
-  return owner.encryptVectors(vectors.map((v) => v.map(Number)), { purpose: 'sum', scaleBits: 0, maxAbs: 2 ** LIMB_BITS }).ciphertexts;
 }
 
 /** Encrypt and append readings: one record per batch (all its readings share its time). */
@@ -54,7 +51,7 @@ export async function appendReadings(client: VeilClient, owner: Owner, name: str
   const records = batches.map((b) => {
     if (b.values.length === 0) throw new VeilError('invalid_input', 'a record needs at least one reading');
     const at = ms(b.at);
-    return { ...(at !== undefined ? { at } : {}), count: b.values.length, ciphertexts: encryptCoefficients(owner, encodeReadings(enc, b.values, n)) };
+    return { ...(at !== undefined ? { at } : {}), count: b.values.length, ciphertexts: owner.encryptIntegers(encodeReadings(enc, b.values, n)) };
   });
   return client.appendRecords(name, { v: 1, records }, opts.idempotencyKey);
 }
@@ -105,7 +102,6 @@ export interface GrsReportOutcome {
 export type ReportOutcome = ReadingsOutcome | GrsReportOutcome;
 
 const isoOrNull = (v: number) => (v > 0 ? new Date(v).toISOString() : null);
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Decrypt a report result and finish it (see the module comment for exactly what). */
 export async function finishReport(client: VeilClient, owner: Owner, result: JobResult): Promise<ReportOutcome> {
@@ -150,7 +146,8 @@ function ratio(num: bigint, den: bigint): number {
 
 async function finishGrs(client: VeilClient, owner: Owner, result: JobResult, info: ReportInfo): Promise<Omit<GrsReportOutcome, 'jobId' | 'dataset' | 'since' | 'until' | 'scheduledFor'>> {
   const modelId = result.modelId as string;
-  const model = await client.getModelInfo(modelId);
+  // The result names the link; only one from an older worker sends the owner back for the model.
+  const link = result.link ?? (await client.getModelInfo(modelId)).link;
   const scores: GrsReportOutcome['scores'] = [];
   let at = 0;
   for (const g of info.groups ?? []) {
@@ -158,7 +155,7 @@ async function finishGrs(client: VeilClient, owner: Owner, result: JobResult, in
     const part = { ...result, samples: g.samples, scaleBits: g.scaleBits, ciphertexts: result.ciphertexts.slice(at, at + layout.groups) };
     at += layout.groups;
     owner.decryptResult(part, layout).forEach((score, i) => {
-      scores.push({ recordId: g.ids[i] ?? String(scores.length), score, ...(model.link === 'logistic' ? { probability: sigmoid(score) } : {}) });
+      scores.push({ recordId: g.ids[i] ?? String(scores.length), score, ...applyLink(link, score) });
     });
   }
   const mean = scores.reduce((s, r) => s + r.score, 0) / Math.max(1, scores.length);

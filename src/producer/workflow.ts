@@ -1,5 +1,6 @@
 import { VeilError } from '../shared/errors.js';
 import { vectorLayout } from '../shared/layout.js';
+import { applyLink } from '../shared/model.js';
 import { WIRE_VERSION, type JobResult } from '../shared/wire.js';
 import type { JobStatusBody, VeilClient } from './client.js';
 import { HARD_CALL_SCALE_BITS, type Owner } from './crypto.js';
@@ -50,11 +51,9 @@ export async function submitMean(client: VeilClient, owner: Owner, values: numbe
   return client.submit({ v: WIRE_VERSION, op: 'mean', contextId, count: values.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }, opts.idempotencyKey);
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 /**
  * Decrypt a result and finish what only the owner can: BFV results are sums, so a mean is divided
- * by its count here; a logistic model's probability is sigmoid(score).
+ * by its count here; a logistic model's probability is sigmoid(score) (the result names the link).
  */
 export async function finish(client: VeilClient, owner: Owner, result: JobResult): Promise<(GrsOutcome | MeanOutcome | ReportOutcome)[]> {
   if (result.op === 'report') return [await finishReport(client, owner, result)];
@@ -65,13 +64,9 @@ export async function finish(client: VeilClient, owner: Owner, result: JobResult
     return [{ jobId: result.jobId, mean, count: result.length }];
   }
   const modelId = result.modelId as string;
-  const model = await client.getModelInfo(modelId);
-  return values.map((score) => ({
-    jobId: result.jobId,
-    modelId,
-    score,
-    ...(model.link === 'logistic' ? { probability: sigmoid(score) } : {}),
-  }));
+  // The result names the link; only one from an older worker sends the owner back for the model.
+  const link = result.link ?? (await client.getModelInfo(modelId)).link;
+  return values.map((score) => ({ jobId: result.jobId, modelId, score, ...applyLink(link, score) }));
 }
 
 export async function waitAndFinish(client: VeilClient, owner: Owner, jobId: string, onProgress?: (s: JobStatusBody) => void) {

@@ -96,7 +96,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}\nfix these variables (see README, Configuration) and start again`);
   }
-  return parsed.data as Config;
+  return parsed.data;
 }
 
 let cached: Config | undefined;

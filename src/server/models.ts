@@ -1,28 +1,27 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from '../shared/errors.js';
-import type { Link, ModelDefinition, ModelVariant } from '../shared/model.js';
+import { MODEL_ID, type ModelDefinition, type ModelInfo, type ModelVariant } from '../shared/model.js';
 import { writeModelVersion, type ModelWriteMode } from './model-write.js';
 import type { Store } from './store.js';
 import { pack, unpack } from '../shared/wire.js';
 
-/** What lists and job submissions need about a model, without its (possibly huge) arrays. */
-export interface ModelMeta {
-  modelId: string;
-  name: string;
-  variants: number;
+/** A model's stored metadata: what the API shows, and the content digest. */
+export interface ModelMeta extends ModelInfo {
   bias: number;
-  link: Link;
-  metadata: Record<string, string>;
   /** Content digest: caches key on it, so a re-upload under the same id is never served stale. */
   digest: string;
-  createdAt: string;
-  /** 1 for the first upload; each explicit replacement adds one. Jobs record the one they used. */
-  version: number;
-  /** Variant list public, weights and bias never returned, jobs limited (src/server/private-models.ts). */
-  private: boolean;
 }
 
-const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * What anyone with a token may see of a model: everything but the digest (an implementation
+ * detail); a private model's bias is withheld like its weights (src/server/private-models.ts).
+ */
+export function modelInfo(meta: ModelMeta): ModelInfo {
+  const { digest: _digest, bias, ...info } = meta;
+  if (!meta.private) return { ...info, bias };
+  const { veil_bias: _bias, ...metadata } = meta.metadata;
+  return { ...info, metadata };
+}
 
 export function checkModelId(id: string): string {
   if (!MODEL_ID.test(id)) throw new InvalidInputError('invalid_model_id', `model id '${id}' must match ${MODEL_ID.source}`);
@@ -51,10 +50,10 @@ function toColumns(variants: ModelVariant[]): VariantColumns {
 function fromColumns(c: VariantColumns): ModelVariant[] {
   return c.effectAllele.map((effectAllele, i) => {
     const v: ModelVariant = { effectAllele };
-    if (c.rsid[i]) v.rsid = c.rsid[i] as string;
-    if (c.chr[i]) v.chr = c.chr[i] as string;
-    if (c.pos[i] != null) v.pos = c.pos[i] as number;
-    if (c.otherAllele[i]) v.otherAllele = c.otherAllele[i] as string;
+    if (c.rsid[i]) v.rsid = c.rsid[i];
+    if (c.chr[i]) v.chr = c.chr[i];
+    if (c.pos[i] != null) v.pos = c.pos[i];
+    if (c.otherAllele[i]) v.otherAllele = c.otherAllele[i];
     return v;
   });
 }
@@ -91,7 +90,7 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
   };
   const expectedVersion = previous?.version ?? 0;
   try {
-    await writeModelVersion(store.redis, { modelKey: store.modelKey(tenant, modelId), modelsKey: store.modelsKey(tenant), modelId, expectedVersion, meta: JSON.stringify(meta), weights, variants }, mode);
+    await writeModelVersion(store.redis, { modelKey: store.keys.model(tenant, modelId), modelsKey: store.keys.models(tenant), modelId, expectedVersion, meta: JSON.stringify(meta), weights, variants }, mode);
   } catch (err) {
     // Uploading the very same model again (a retried request, a second demo run) is no overwrite.
     const existing = mode === 'create' ? await getModelMeta(store, tenant, modelId).catch(() => undefined) : undefined;
@@ -102,14 +101,14 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
 }
 
 export async function getModelMeta(store: Store, tenant: string, modelId: string): Promise<ModelMeta> {
-  const raw = MODEL_ID.test(modelId) ? await store.redis.hget(store.modelKey(tenant, modelId), 'meta') : null;
+  const raw = MODEL_ID.test(modelId) ? await store.redis.hget(store.keys.model(tenant, modelId), 'meta') : null;
   if (!raw) throw new NotFoundError('model', modelId);
   // Models stored before versioning: version 1, public.
   return { version: 1, private: false, ...(JSON.parse(raw) as Partial<ModelMeta>) } as ModelMeta;
 }
 
 export async function getModelWeights(store: Store, tenant: string, modelId: string): Promise<Float64Array> {
-  const buf = await store.redis.hgetBuffer(store.modelKey(tenant, modelId), 'weights');
+  const buf = await store.redis.hgetBuffer(store.keys.model(tenant, modelId), 'weights');
   if (!buf) throw new NotFoundError('model', modelId);
   const out = new Float64Array(buf.length / 8);
   for (let i = 0; i < out.length; i++) out[i] = buf.readDoubleLE(i * 8);
@@ -117,20 +116,20 @@ export async function getModelWeights(store: Store, tenant: string, modelId: str
 }
 
 export async function getModelVariants(store: Store, tenant: string, modelId: string): Promise<ModelVariant[]> {
-  const buf = await store.redis.hgetBuffer(store.modelKey(tenant, modelId), 'variants');
+  const buf = await store.redis.hgetBuffer(store.keys.model(tenant, modelId), 'variants');
   if (!buf) throw new NotFoundError('model', modelId);
   return fromColumns(unpack(buf) as VariantColumns);
 }
 
 export async function listModels(store: Store, tenant: string): Promise<ModelMeta[]> {
-  const ids = (await store.redis.smembers(store.modelsKey(tenant))).sort();
+  const ids = (await store.redis.smembers(store.keys.models(tenant))).sort();
   if (ids.length === 0) return [];
-  const metas = await Promise.all(ids.map((id) => store.redis.hget(store.modelKey(tenant, id), 'meta')));
+  const metas = await Promise.all(ids.map((id) => store.redis.hget(store.keys.model(tenant, id), 'meta')));
   return metas.filter((m): m is string => m !== null).map((m) => ({ version: 1, private: false, ...(JSON.parse(m) as Partial<ModelMeta>) }) as ModelMeta);
 }
 
 /** Remove a model; jobs already queued against it fail with `model_not_found`. */
 export async function deleteModel(store: Store, tenant: string, modelId: string): Promise<void> {
-  const [[, removed] = []] = (await store.redis.multi().del(store.modelKey(tenant, modelId)).srem(store.modelsKey(tenant), modelId).exec()) ?? [];
+  const [[, removed] = []] = (await store.redis.multi().del(store.keys.model(tenant, modelId)).srem(store.keys.models(tenant), modelId).exec()) ?? [];
   if (!removed) throw new NotFoundError('model', modelId);
 }

@@ -36,7 +36,7 @@ export async function admitPrivateModelJob(store: Store, limits: PrivateModelLim
     throw new VeilError('private_model_sample_limit', `model '${meta.modelId}' is private: at most ${limits.PRIVATE_MODEL_MAX_SAMPLES} sample(s) per job, got ${samples}`, 422);
   }
   const day = Math.floor(Date.now() / 1000 / DAY_SECONDS);
-  const key = `${store.prefix}:quota:private-jobs:${meta.modelId}:${tokenId}:${day}`;
+  const key = store.keys.privateModelJobs(meta.modelId, tokenId, day);
   const [[, used] = []] = (await store.redis.multi().incr(key).expire(key, 2 * DAY_SECONDS).exec()) ?? [];
   if (Number(used) > limits.PRIVATE_MODEL_JOBS_PER_DAY) {
     const untilTomorrow = (day + 1) * DAY_SECONDS - Math.floor(Date.now() / 1000);

@@ -1,5 +1,7 @@
 import type { JobsOptions } from 'bullmq';
-import type { ReportJobData } from './datasets.js';
+import type { JobStatus } from '../shared/api.js';
+import type { ReportOp } from '../shared/dataset.js';
+import type { ApiError } from '../shared/api.js';
 import type { JobOp } from '../shared/wire.js';
 
 /** The one BullMQ queue veil's API fills and its workers drain. */
@@ -24,15 +26,40 @@ export interface LinearJobData {
   createdAt: number;
 }
 
-/** Any job on the queue: a submitted grs/mean job, or a dataset report (see datasets.ts). */
+/** What BullMQ carries for a report job: which dataset and window, never data. */
+export interface ReportJobData {
+  tenant: string;
+  op: 'report';
+  contextId: string;
+  dataset: string;
+  report: { op: ReportOp; since?: number; until?: number; windowDays?: number; modelId?: string; modelDigest?: string };
+  /** Set for scheduled runs; the slot time itself comes from the job id (see scheduledForOf). */
+  schedule?: string;
+  /** Set for on-demand runs: the request time (the window ends here unless `until` is given). */
+  scheduledFor?: number;
+  createdAt: number;
+}
+
+/** The slot a scheduled report job stands for: BullMQ names them `repeat:<schedulerId>:<millis>`. */
+export function scheduledForOf(jobId: string, data: ReportJobData, fallback: number): number {
+  const m = /^repeat:.+:(\d+)$/.exec(jobId);
+  return m ? Number(m[1]) : (data.scheduledFor ?? fallback);
+}
+
+/** The window [since, until) a report covers, in ms. */
+export function reportWindow(data: ReportJobData, scheduledFor: number): { since: number; until: number } {
+  const until = data.report.until ?? scheduledFor;
+  const since = data.report.since ?? (data.report.windowDays ? until - data.report.windowDays * 86_400_000 : 0);
+  return { since, until };
+}
+
+/** Any job on the queue: a submitted grs/mean job, or a dataset report. */
 export type JobData = LinearJobData | ReportJobData;
 
 /** The job's return value in BullMQ: metadata only, the result bytes are in the Store. */
 export interface JobReturn {
   resultBytes: number;
 }
-
-export type JobStatus = 'queued' | 'active' | 'completed' | 'failed';
 
 /** BullMQ's states folded into the four the API promises. */
 export function toStatus(state: string): JobStatus {
@@ -49,4 +76,17 @@ export function jobOptions(retentionSeconds: number, attempts: number): JobsOpti
     removeOnComplete: { age: retentionSeconds },
     removeOnFail: { age: retentionSeconds },
   };
+}
+
+/**
+ * A failed job's reason as BullMQ keeps it (`failedReason`): "code: message". The worker writes
+ * it with failureReason, the API reads it back with parseFailure.
+ */
+export function failureReason(code: string, message: string): string {
+  return `${code}: ${message}`;
+}
+
+export function parseFailure(reason: string | undefined): ApiError {
+  const m = /^([a-z_]+): ([\s\S]*)$/.exec(reason ?? '');
+  return m ? { code: m[1] as string, message: m[2] as string } : { code: 'internal', message: 'the job failed; see the worker log' };
 }

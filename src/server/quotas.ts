@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Config } from './config.js';
-import type { DatasetStore, ScheduleDef } from './datasets.js';
+import type { DatasetStore } from './datasets.js';
+import type { ScheduleDef } from './schedules.js';
 import { InvalidInputError } from '../shared/errors.js';
 import type { Store } from './store.js';
 import { RateLimitError } from './private-models.js';
@@ -22,7 +23,7 @@ const COUNT_RETRY_S = 3600;
  * before counting keeps concurrent submissions from overshooting a limit together.
  */
 export async function admitJob(store: Store, quotas: QuotaConfig, tenant: string, jobId: string, bytes: number): Promise<void> {
-  const key = `${store.prefix}:quota:${tenant}:in-flight`;
+  const key = store.keys.jobsInFlight(tenant);
   let usage = totals(await store.redis.zrange(key, '0', '-1', 'WITHSCORES'));
   if (usage.jobs >= quotas.QUOTA_JOBS_IN_FLIGHT || usage.bytes + bytes > quotas.QUOTA_JOB_BYTES) await pruneFinished(store, key, usage.members);
   const [, [, after] = []] = (await store.redis.multi().zadd(key, bytes, jobId).zrange(key, '0', '-1', 'WITHSCORES').expire(key, 7 * 24 * 3600).exec()) ?? [];
@@ -64,7 +65,7 @@ export async function admitDataset(ds: DatasetStore, quotas: QuotaConfig, tenant
 export async function admitSchedule(ds: DatasetStore, quotas: QuotaConfig, def: ScheduleDef, isNew: boolean): Promise<void> {
   checkScheduleInterval(def.cron, def.tz, quotas.MIN_SCHEDULE_INTERVAL_S);
   if (!isNew) return;
-  const tenantSchedules = [...(await ds.allSchedules()).values()].filter((d) => d.tenant === def.tenant);
+  const tenantSchedules = [...(await ds.schedules.all()).values()].filter((d) => d.tenant === def.tenant);
   admitCount('schedules', tenantSchedules.length, quotas.QUOTA_SCHEDULES);
 }
 

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import type { ReportOp } from '../shared/dataset.js';
 import { InvalidInputError } from '../shared/errors.js';
-import { DatasetStore, SCHEDULER_ID_PREFIX, type ReportJobData, type ScheduleDef } from './datasets.js';
-import { jobOptions } from './queue.js';
+import { jobOptions, type ReportJobData } from './queue.js';
+import type { Store } from './store.js';
 
 /**
  * Report schedules on BullMQ job schedulers. A scheduler's jobs get deterministic ids,
@@ -14,6 +16,73 @@ import { jobOptions } from './queue.js';
  * Our own hash of definitions ({p}:schedules) is the source of truth; the scheduler role
  * reconciles BullMQ's schedulers against it, so a lost or half-made change heals.
  */
+export interface ScheduleDef {
+  tenant: string;
+  dataset: string;
+  schedule: string;
+  contextId: string;
+  op: ReportOp;
+  cron: string;
+  tz: string;
+  /** Window: the `windowDays` days before the scheduled time; unset = every record before it. */
+  windowDays?: number;
+  modelId?: string;
+  createdAt: number;
+}
+
+export const SCHEDULER_ID_PREFIX = 'rpt-';
+
+/**
+ * BullMQ job-scheduler id of a schedule: readable, and unique per tenant/dataset/schedule through
+ * the hash (names may not contain ':' so BullMQ's `repeat:<id>:<millis>` job ids stay parseable).
+ */
+export function schedulerIdOf(tenant: string, dataset: string, schedule: string): string {
+  const h = createHash('sha256').update(`${tenant}\0${dataset}\0${schedule}`).digest('hex').slice(0, 12);
+  return `${SCHEDULER_ID_PREFIX}${dataset}-${schedule}-${h}`;
+}
+
+/** Schedule definitions in Redis: per dataset, and all of them by scheduler id (keys.ts). */
+export class ScheduleStore {
+  constructor(readonly store: Store) {}
+
+  private get redis() {
+    return this.store.redis;
+  }
+
+  private datasetKey(tenant: string, dataset: string): string {
+    return this.store.keys.dataset(tenant, dataset, 'sched');
+  }
+
+  async put(schedulerId: string, def: ScheduleDef): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.datasetKey(def.tenant, def.dataset), def.schedule, JSON.stringify(def))
+      .hset(this.store.keys.schedules(), schedulerId, JSON.stringify(def))
+      .exec();
+  }
+
+  async delete(tenant: string, dataset: string, schedule: string): Promise<boolean> {
+    const removed = await this.redis.hdel(this.datasetKey(tenant, dataset), schedule);
+    await this.redis.hdel(this.store.keys.schedules(), schedulerIdOf(tenant, dataset, schedule));
+    return removed > 0;
+  }
+
+  async forDataset(tenant: string, dataset: string): Promise<ScheduleDef[]> {
+    const all = await this.redis.hgetall(this.datasetKey(tenant, dataset));
+    return Object.values(all).map((v) => JSON.parse(v) as ScheduleDef).sort((a, b) => a.schedule.localeCompare(b.schedule));
+  }
+
+  async all(): Promise<Map<string, ScheduleDef>> {
+    const all = await this.redis.hgetall(this.store.keys.schedules());
+    return new Map(Object.entries(all).map(([id, v]) => [id, JSON.parse(v) as ScheduleDef]));
+  }
+
+  /** Whether a definition exists for this scheduler id right now. */
+  async exists(schedulerId: string): Promise<boolean> {
+    return (await this.redis.hexists(this.store.keys.schedules(), schedulerId)) === 1;
+  }
+}
+
 export interface ScheduleQueue {
   queue: Queue;
   retentionSeconds: number;
@@ -65,11 +134,12 @@ async function inSync(q: ScheduleQueue, schedulerId: string, def: ScheduleDef): 
  * schedulers, remove ours that have no definition. In-sync schedulers are left alone — upserting
  * would replace a pending (possibly overdue) slot job with the next slot and lose that run.
  */
-export async function reconcileSchedules(q: ScheduleQueue, ds: DatasetStore, holder: string): Promise<{ applied: number; removed: number } | null> {
-  const lock = `${ds.store.prefix}:lock:schedules`;
-  if ((await ds.redis.set(lock, holder, 'PX', 10_000, 'NX')) !== 'OK') return null;
+export async function reconcileSchedules(q: ScheduleQueue, schedules: ScheduleStore, holder: string): Promise<{ applied: number; removed: number } | null> {
+  const { redis, keys } = schedules.store;
+  const lock = keys.scheduleLock();
+  if ((await redis.set(lock, holder, 'PX', 10_000, 'NX')) !== 'OK') return null;
   try {
-    const defs = await ds.allSchedules();
+    const defs = await schedules.all();
     let applied = 0;
     let removed = 0;
     for (const [id, def] of defs) {
@@ -80,13 +150,13 @@ export async function reconcileSchedules(q: ScheduleQueue, ds: DatasetStore, hol
     }
     for (const s of await q.queue.getJobSchedulers()) {
       // Re-check right before removing: a definition written since we read them is not an orphan.
-      if (s.key.startsWith(SCHEDULER_ID_PREFIX) && !defs.has(s.key) && !(await ds.redis.hexists(ds.schedulesKey(), s.key))) {
+      if (s.key.startsWith(SCHEDULER_ID_PREFIX) && !defs.has(s.key) && !(await schedules.exists(s.key))) {
         await q.queue.removeJobScheduler(s.key);
         removed++;
       }
     }
     return { applied, removed };
   } finally {
-    if ((await ds.redis.get(lock)) === holder) await ds.redis.del(lock);
+    if ((await redis.get(lock)) === holder) await redis.del(lock);
   }
 }

@@ -59,8 +59,8 @@ export function checkMsgpack(bytes: Uint8Array, maxDepth: number): void {
       if (isKey) {
         const key = UTF8.decode(bytes.subarray(at, at + strLen));
         if (key === '__proto__') throw malformed('the key __proto__ is not accepted');
-        if (frame!.keys!.has(key)) throw new InvalidInputError('duplicate_key', `the key '${key.slice(0, 64)}' appears twice in one map; send each key once`);
-        frame!.keys!.add(key);
+        if (frame.keys!.has(key)) throw new InvalidInputError('duplicate_key', `the key '${key.slice(0, 64)}' appears twice in one map; send each key once`);
+        frame.keys!.add(key);
       }
       at += strLen;
     }

@@ -1,6 +1,9 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
+import { contextIdSchema } from './api.js';
+import { DATASET_KINDS, REPORT_OPS } from './dataset.js';
 import { InvalidInputError } from './errors.js';
+import { LINKS } from './model.js';
 import { PRESET_IDS } from './params.js';
 
 /**
@@ -25,7 +28,7 @@ export function unpack(bytes: Uint8Array): unknown {
   }
 }
 
-const bin = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data (msgpack bin)');
+export const bin = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected binary data (msgpack bin)');
 const presetId = z.enum(PRESET_IDS);
 
 /** What leaves the owner: parameters, the public key and, for CKKS, Galois keys. Never a secret key. */
@@ -68,7 +71,7 @@ const fixedPoint = {
 
 const common = {
   v: z.literal(WIRE_VERSION),
-  contextId: z.string().regex(/^[0-9a-f]{64}$/, 'contextId is the 64-hex id POST /v1/contexts returned'),
+  contextId: contextIdSchema,
   ciphertexts: z.array(bin).min(1).max(100_000),
   ...fixedPoint,
 };
@@ -99,6 +102,8 @@ export const jobResultSchema = z
     length: z.number().int().min(1),
     samples: z.number().int().min(1),
     modelId: z.string().optional(),
+    /** grs: the model's link, so the owner finishes a score without asking for the model. */
+    link: z.enum(LINKS).optional(),
     /** Coefficient encoding: the result is an integer × 2^-scaleBits (input scale + weight scale). */
     scaleBits: z.number().int().min(0).max(120),
     ciphertexts: z.array(bin).min(1),
@@ -117,8 +122,8 @@ export type JobResult = z.infer<typeof jobResultSchema>;
 export const reportInfoSchema = z
   .object({
     dataset: z.string(),
-    kind: z.enum(['readings', 'genotypes']),
-    op: z.enum(['mean', 'variance', 'trend', 'grs']),
+    kind: z.enum(DATASET_KINDS),
+    op: z.enum(REPORT_OPS),
     since: z.number(),
     until: z.number(),
     scheduledFor: z.number(),

@@ -7,7 +7,7 @@ import { loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys, type GrsOut
 import { startLocalStack } from './local.js';
 
 /** The seed tutorials' numbers (seeds/): a 5-SNP logistic GRS and the mean of 7 heart rates. */
-export const SEED_MODEL = { id: 'seed-grs', name: 'Seed tutorial GRS (5 SNPs, logistic)', weights: [0.15, -0.02, 0.45, 0.12, -0.05], bias: -1.2, link: 'logistic' };
+export const SEED_MODEL = { id: 'seed-grs', name: 'Seed tutorial GRS (5 SNPs, logistic)', weights: [0.15, -0.02, 0.45, 0.12, -0.05], bias: -1.2, link: 'logistic' as const };
 export const SEED_GENOTYPE = [1, 0, 2, 1, 0];
 export const SEED_HEART_RATES = [72.5, 71.0, 73.2, 69.8, 70.5, 74.1, 71.7];
 

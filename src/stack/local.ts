@@ -8,10 +8,11 @@ import { Redis } from 'ioredis';
 import { VeilError } from '../shared/errors.js';
 
 /**
- * The compiled CLI the stack runs for each role, exactly like docker-compose does — also when
- * this module runs from src/ under vitest (roles always run compiled code, in their own process).
+ * The `veil` command (bin/veil.js, which runs the compiled code) the stack runs for each role,
+ * exactly like docker-compose does — also when this module runs from src/ under vitest (roles
+ * always run compiled code, in their own process).
  */
-export const CLI_PATH = fileURLToPath(new URL('../../dist/producer/cli.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../bin/veil.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -39,8 +39,8 @@ export interface LinearResult {
 
 export async function evaluateLinear(seal: Seal, ec: EvalContext, job: LinearJob): Promise<LinearResult> {
   return ec.preset.encoding === 'coeff'
-    ? evaluateCoeff(seal, ec, ec.preset as BfvCoeffPreset, job)
-    : evaluateSlots(seal, ec, ec.preset as CkksSlotsPreset, job);
+    ? evaluateCoeff(seal, ec, ec.preset, job)
+    : evaluateSlots(seal, ec, ec.preset, job);
 }
 
 function sumAbs(w: Float64Array | undefined, length: number): number {

@@ -2,8 +2,7 @@ import { UnrecoverableError, type SandboxedJob } from 'bullmq';
 import { config } from '../server/config.js';
 import { loadPublicContext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '../shared/errors.js';
-import type { JobData, JobReturn, LinearJobData } from '../server/queue.js';
-import type { ReportJobData } from '../server/datasets.js';
+import { failureReason, type JobData, type JobReturn, type LinearJobData, type ReportJobData } from '../server/queue.js';
 import { vectorLayout } from '../shared/layout.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
 import { getSeal, type Seal } from '../shared/seal.js';
@@ -64,7 +63,7 @@ async function evalContext(e: ThreadEnv, tenant: string, contextId: string): Pro
 async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobReturn> {
   const e = await threadEnv();
   const data = job.data;
-  const jobId = job.id as string;
+  const jobId = job.id;
   const ec = await evalContext(e, data.tenant, data.contextId);
   const layout = vectorLayout(ec.preset, data.length, data.samples);
   const model = data.op === 'grs' ? await e.models.load(data.tenant, data.modelId as string, data.modelDigest, 'job was submitted; submit it again') : undefined;
@@ -91,6 +90,7 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
     length: data.length,
     samples: data.samples,
     ...(data.modelId ? { modelId: data.modelId } : {}),
+    ...(model ? { link: model.meta.link } : {}),
     scaleBits: result.scaleBits,
     ciphertexts: result.ciphertexts,
   });
@@ -106,10 +106,10 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
     }
     return await run(job as SandboxedJob<LinearJobData, JobReturn>);
   } catch (err) {
-    // failedReason is "code: message" (the API splits it). Bad input fails once, for good;
+    // failedReason is "code: message" (queue.ts parseFailure splits it for the API). Bad input fails once, for good;
     // anything else (Redis hiccup, a bug) is retried with backoff.
     const code = err instanceof VeilError ? err.code : 'internal';
-    const message = `${code}: ${err instanceof Error ? err.message : String(err)}`;
+    const message = failureReason(code, err instanceof Error ? err.message : String(err));
     if (isPermanentError(err)) throw Object.assign(new UnrecoverableError(message), { cause: err });
     throw new Error(message, { cause: err });
   }

@@ -1,10 +1,13 @@
 import type { SandboxedJob } from 'bullmq';
 import { makePlaintext } from '../shared/coeff.js';
 import { loadCiphertext, type EvalContext } from '../shared/context.js';
-import { DatasetStore, READING_OPS, reportWindow, scheduledForOf, type DatasetMeta, type GroupMeta, type ReportJobData } from '../server/datasets.js';
+import type { DatasetMeta } from '../shared/api-datasets.js';
+import { READING_OPS } from '../shared/dataset.js';
+import { DatasetStore, type GroupMeta } from '../server/datasets.js';
 import { InvalidInputError } from '../shared/errors.js';
-import type { JobReturn } from '../server/queue.js';
+import { reportWindow, scheduledForOf, type JobReturn, type ReportJobData } from '../server/queue.js';
 import { vectorLayout } from '../shared/layout.js';
+import type { Link } from '../shared/model.js';
 import { blockSumIndex, D_DIGIT_BITS, MAX_D_SECONDS, MAX_WINDOW_READINGS, type ReadingsEncoding } from '../shared/readings.js';
 import { SealScope, type CipherText, type Seal } from '../shared/seal.js';
 import type { Store } from '../server/store.js';
@@ -36,7 +39,7 @@ const COMPUTE_PCT = 95;
 
 export async function runReport(job: SandboxedJob<ReportJobData, JobReturn>, deps: ReportDeps): Promise<JobReturn> {
   const data = job.data;
-  const jobId = job.id as string;
+  const jobId = job.id;
   const ds = new DatasetStore(deps.store);
   const meta = await ds.get(data.tenant, data.dataset);
   const scheduledFor = scheduledForOf(jobId, data, job.timestamp);
@@ -60,6 +63,7 @@ export async function runReport(job: SandboxedJob<ReportJobData, JobReturn>, dep
     length: out.length,
     samples: out.samples,
     ...(data.report.modelId ? { modelId: data.report.modelId } : {}),
+    ...(out.link ? { link: out.link } : {}),
     scaleBits: out.scaleBits,
     ciphertexts: out.ciphertexts,
     report: { ...base, ...out.info } satisfies ReportInfo,
@@ -74,6 +78,8 @@ interface ReportOut {
   samples: number;
   scaleBits: number;
   ciphertexts: Uint8Array[];
+  /** grs: the model's link, so the owner finishes scores without fetching the model. */
+  link?: Link;
   info: Pick<ReportInfo, 'count'> & Partial<ReportInfo>;
 }
 
@@ -188,7 +194,7 @@ async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
   const infoGroups: NonNullable<ReportInfo['groups']> = [];
   for (const g of groups) {
     const res = await evaluateLinear(deps.seal, ec, {
-      layout: vectorLayout(ec.preset, meta.variants as number, g.count),
+      layout: vectorLayout(ec.preset, meta.variants, g.count),
       weights,
       weightsKey: key,
       bias: model.bias,
@@ -201,5 +207,5 @@ async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
     ciphertexts.push(...res.ciphertexts);
     infoGroups.push({ samples: g.count, scaleBits: res.scaleBits, ids: g.ids ?? [] });
   }
-  return { length: meta.variants as number, samples: count, scaleBits: infoGroups[0]?.scaleBits ?? 0, ciphertexts, info: { count, groups: infoGroups } };
+  return { length: meta.variants, samples: count, scaleBits: infoGroups[0]?.scaleBits ?? 0, ciphertexts, link: model.link, info: { count, groups: infoGroups } };
 }

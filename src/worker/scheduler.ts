@@ -32,13 +32,13 @@ export function startScheduler(config: Config, redisUrl: string): VeilScheduler 
       logger.warn({ err }, 'sweep failed; will retry');
     }
   };
-  const timer = setInterval(sweep, SWEEP_MS);
+  const timer = setInterval(() => void sweep(), SWEEP_MS);
   void sweep();
   const datasets = new DatasetStore(new Store(connection, keyPrefix(config.VEIL_PREFIX, redisUrl), config.RETENTION_SECONDS));
   const schedules = { queue, retentionSeconds: config.RETENTION_SECONDS, attempts: config.JOB_ATTEMPTS };
   const reconcile = async () => {
     try {
-      const r = await reconcileSchedules(schedules, datasets, `scheduler-${process.pid}`);
+      const r = await reconcileSchedules(schedules, datasets.schedules, `scheduler-${process.pid}`);
       if (r && (r.applied || r.removed)) logger.info(r, 'reconciled report schedules');
     } catch (err) {
       logger.warn({ err }, 'schedule reconciliation failed; will retry');

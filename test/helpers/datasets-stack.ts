@@ -24,7 +24,7 @@ export interface DatasetsStack extends LocalStack {
 }
 
 export async function datasetsStack(): Promise<DatasetsStack> {
-  if (!existsSync(CLI_PATH)) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(new URL('../../dist/stack/main.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first');
   const prefix = `veilds-${randomUUID().slice(0, 8)}`;
   const env = { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', SCHEDULE_RECONCILE_MS: '500', MIN_SCHEDULE_INTERVAL_S: '1', VEIL_TOKENS: `a:${TOKENS.a}:admin,b:${TOKENS.b}:admin` };
   const stack = await startLocalStack({ workers: 2, env });

@@ -60,10 +60,11 @@ function currentOwner(): Owner {
 const reportStatus = (progress: (stage: Stage, fraction?: number) => void) => (s: JobStatusBody) =>
   s.status === 'queued' ? progress('queued') : progress('computing', Math.min(1, Math.max(0, s.progress / 100)));
 
-async function scoreDosages(modelId: string, dosages: ArrayLike<number>, progress: (stage: Stage, fraction?: number) => void): Promise<GrsOutcome> {
+/** `hardCalls`: whole-number dosages only (a 23andMe file), as veil grs --23andme declares them. */
+async function scoreDosages(modelId: string, dosages: ArrayLike<number>, progress: (stage: Stage, fraction?: number) => void, hardCalls = false): Promise<GrsOutcome> {
   const o = currentOwner();
   progress('encrypting');
-  const jobId = await submitGrs(client, o, modelId, [dosages]);
+  const jobId = await submitGrs(client, o, modelId, [dosages], { hardCalls });
   progress('queued');
   const [outcome] = (await waitAndFinish(client, o, jobId, reportStatus(progress))) as GrsOutcome[];
   progress('decrypting');
@@ -86,10 +87,11 @@ async function scoreFile(modelId: string, bytes: Uint8Array, progress: (stage: S
   const model = await client.getModel(modelId);
   const variants = { variants: model.variantList, metadata: model.metadata };
   const onProgress = (p: Progress) => progress('reading', p.bytes / bytes.length);
-  const match: GenotypeMatch = (await sniff(bytes)) === 'vcf' ? await matchVcf(variants, bytes, { onProgress }) : await match23andMe(variants, bytes, { onProgress });
+  const format = await sniff(bytes);
+  const match: GenotypeMatch = format === 'vcf' ? await matchVcf(variants, bytes, { onProgress }) : await match23andMe(variants, bytes, { onProgress });
   if (match.samples.length === 0) throw new VeilError('invalid_vcf', 'the VCF has no samples');
   if (match.variantsUsed === 0) throw new VeilError('no_variants_matched', `none of the model's ${model.variants} variants were found in the file`);
-  const outcome = await scoreDosages(modelId, match.dosages(0), progress);
+  const outcome = await scoreDosages(modelId, match.dosages(0), progress, format === '23andme');
   return { ...scoreOf(outcome), variantsUsed: match.variantsUsed, variantsMissing: match.variantsMissing, skipped: match.reasons, ...(match.samples.length > 1 ? { sample: match.samples[0] } : {}) };
 }
 

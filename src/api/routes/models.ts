@@ -1,105 +1,62 @@
 import { Transform } from 'node:stream';
 import express, { Router } from 'express';
-import { z } from 'zod';
 import { InvalidInputError, VeilError } from '../../shared/errors.js';
-import type { ModelDefinition } from '../../shared/model.js';
-import { checkModelId, deleteModel, getModelMeta, getModelVariants, listModels, saveModel, type ModelMeta } from '../../server/models.js';
-import { parsePgsScoringFile, tooManyVariants } from '../../shared/pgs.js';
+import { jsonModelSchema, type ModelDetail, type ModelInfo } from '../../shared/model.js';
+import { tooManyVariants } from '../../shared/pgs.js';
 import { parseWire } from '../../shared/wire.js';
+import type { ModelWriteMode } from '../../server/model-write.js';
+import { addJsonModel, addPgsModel, modelDetail, modelList, removeModel } from '../../server/services/models.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 
-/** A model given as JSON: a weights list, optional variants, bias and logistic link. */
-const jsonModelSchema = z
-  .object({
-    id: z.string().optional(),
-    name: z.string().min(1).max(200),
-    weights: z.array(z.number().finite()).min(1), // length bounded by MAX_MODEL_VARIANTS before parsing
-    bias: z.number().finite().default(0),
-    link: z.enum(['identity', 'logistic']).default('identity'),
-    variants: z
-      .array(z.object({ rsid: z.string().optional(), chr: z.string().optional(), pos: z.number().int().optional(), effectAllele: z.string(), otherAllele: z.string().optional() }).strict())
-      .optional(),
-    metadata: z.record(z.string(), z.string()).default({}),
-    private: z.boolean().default(false),
-  })
-  .strict();
+const PGS_TYPES = ['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
+/** /v1/models: parse, call the model service (server/services/models.ts), respond. */
 export function modelRoutes(deps: ApiDeps): Router {
   const router = Router();
   const limit = deps.config.MAX_BODY_MB * 2 ** 20;
+  const limits = { maxVariants: deps.config.MAX_MODEL_VARIANTS, maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20 };
 
-  /** The model in the body (JSON or a PGS Catalog scoring file) and its id. */
-  async function readModel(req: express.Request, id: string | undefined): Promise<{ modelId: string; def: ModelDefinition }> {
+  /** Store the model in the body (JSON or a PGS Catalog scoring file). */
+  async function addModel(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
     if (req.is('application/json')) {
       const body = await readJson(req, limit);
+      // Bounded before zod walks a huge array.
       const weights = (body as { weights?: unknown } | null)?.weights;
-      if (Array.isArray(weights) && weights.length > deps.config.MAX_MODEL_VARIANTS) throw tooManyVariants(deps.config.MAX_MODEL_VARIANTS);
-      const m = parseWire(jsonModelSchema, body, 'model');
-      if (m.variants && m.variants.length !== m.weights.length) {
-        throw new InvalidInputError('invalid_model', `variants has ${m.variants.length} entries but weights has ${m.weights.length}`);
-      }
-      const def: ModelDefinition = {
-        name: m.name,
-        metadata: m.metadata,
-        weights: Float64Array.from(m.weights),
-        variants: m.variants ?? m.weights.map((_, i) => ({ rsid: `v${i + 1}`, effectAllele: '?' })),
-        bias: m.bias,
-        link: m.link,
-        private: m.private,
-      };
-      return { def, modelId: checkModelId(id ?? m.id ?? m.name.replace(/[^A-Za-z0-9_.-]+/g, '_')) };
+      if (Array.isArray(weights) && weights.length > limits.maxVariants) throw tooManyVariants(limits.maxVariants);
+      return addJsonModel(deps, tenant, parseWire(jsonModelSchema, body, 'model'), id, mode);
     }
-    if (req.is(['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'])) {
-      // Streamed line by line from the socket: a million-variant file is never one string.
-      const { model: def } = await parsePgsScoringFile(req.pipe(byteLimit(limit)), id ?? 'model', {
-        maxVariants: deps.config.MAX_MODEL_VARIANTS,
-        maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20,
-      });
-      def.private = def.metadata.veil_private === 'true';
-      return { def, modelId: checkModelId(id ?? def.metadata.pgs_id ?? def.name.replace(/[^A-Za-z0-9_.-]+/g, '_')) };
-    }
+    // Streamed line by line from the socket: a million-variant file is never one string.
+    if (req.is(PGS_TYPES)) return addPgsModel(deps, tenant, req.pipe(byteLimit(limit)), limits, id, mode);
     throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
   }
 
   // A new id only: an existing one is 409 model_exists (replacing is PUT, below).
   router.post('/', async (req, res) => {
-    const { modelId, def } = await readModel(req, typeof req.query.id === 'string' ? req.query.id : undefined);
-    const meta = await saveModel(deps.store, tenantOf(res), modelId, def);
-    res.status(201).location(`/v1/models/${modelId}`).json(publicMeta(meta));
+    const info = await addModel(req, tenantOf(res), typeof req.query.id === 'string' ? req.query.id : undefined, 'create');
+    res.status(201).location(`/v1/models/${info.modelId}`).json(info satisfies ModelInfo);
   });
 
   // Explicit replacement (models scope): a new version; queued jobs of the old one fail model_changed.
   router.put('/:id', async (req, res) => {
-    const { modelId, def } = await readModel(req, req.params.id);
-    const meta = await saveModel(deps.store, tenantOf(res), modelId, def, 'replace');
-    res.status(200).location(`/v1/models/${modelId}`).json(publicMeta(meta));
+    const info = await addModel(req, tenantOf(res), req.params.id, 'replace');
+    res.status(200).location(`/v1/models/${info.modelId}`).json(info satisfies ModelInfo);
   });
 
   router.delete('/:id', async (req, res) => {
-    await deleteModel(deps.store, tenantOf(res), checkModelId(req.params.id));
+    await removeModel(deps, tenantOf(res), req.params.id);
     res.status(204).end();
   });
 
   router.get('/', async (_req, res) => {
-    res.json({ models: (await listModels(deps.store, tenantOf(res))).map(publicMeta) });
+    res.json({ models: await modelList(deps, tenantOf(res)) });
   });
 
+  // ?variants=false: the info alone (what a client needs to submit a job), not the variant list.
   router.get('/:id', async (req, res) => {
-    const tenant = tenantOf(res);
-    const meta = await getModelMeta(deps.store, tenant, req.params.id);
-    const variantList = await getModelVariants(deps.store, tenant, req.params.id);
-    res.json({ ...publicMeta(meta), variantList });
+    res.json((await modelDetail(deps, tenantOf(res), req.params.id, req.query.variants !== 'false')) satisfies ModelDetail);
   });
   return router;
-}
-
-/** What anyone with a token may see of a model: a private model's bias is withheld like its weights. */
-function publicMeta(meta: ModelMeta) {
-  const { digest: _digest, bias, ...rest } = meta;
-  if (!meta.private) return { ...rest, bias };
-  const { veil_bias: _bias, ...metadata } = meta.metadata;
-  return { ...rest, metadata };
 }
 
 /** A pass-through that fails with our 413 once more than `limit` bytes went through. */

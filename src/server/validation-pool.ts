@@ -43,12 +43,10 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/**
- * The thread runs compiled JavaScript: from dist/ that is the sibling file; when this module runs
- * from TypeScript source (tests importing the app in-process), the same file in dist/.
- */
+// Run from source (vitest, tsx), this module is a .ts file and a worker thread cannot load a .ts
+// sibling: it takes the built thread (npm run build) instead.
 const THREAD_URL = import.meta.url.endsWith('.ts')
-  ? new URL(import.meta.url.replace(/\/src\/(.*)validation-pool\.ts$/, '/dist/$1validation-thread.js'))
+  ? new URL('../../dist/server/validation-thread.js', import.meta.url)
   : new URL('./validation-thread.js', import.meta.url);
 
 export function createValidationPool(threads: number): ValidationPool {

@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { loadCiphertext, presetContext } from '../shared/context.js';
 import { getPreset } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
@@ -16,7 +16,10 @@ if (!port) throw new Error('validation-thread.ts runs as a worker thread');
 
 let instance: Seal | undefined;
 
-port.on('message', async (task: ValidationTask) => {
+port.on('message', (task: ValidationTask) => void validate(port, task));
+
+/** One task, answered on `port`; never throws (every failure is a reply). */
+async function validate(port: MessagePort, task: ValidationTask): Promise<void> {
   try {
     const seal = (instance ??= await getSeal());
     if (task.kind === 'context') {
@@ -24,7 +27,7 @@ port.on('message', async (task: ValidationTask) => {
       const { contextId, preset } = canonical;
       const bytes = new Uint8Array(canonical.bytes); // its own buffer, to transfer: msgpackr's may be shared
       const reply: ValidationReply = { id: task.id, ok: true, context: { contextId, bytes, preset: preset.id } };
-      port.postMessage(reply, [bytes.buffer as ArrayBuffer]);
+      port.postMessage(reply, [bytes.buffer]);
     } else {
       const ec = presetContext(seal, getPreset(task.preset));
       task.ciphertexts.forEach((bytes, i) => loadCiphertext(seal, ec, bytes, task.labels[i] ?? `ciphertext ${i}`).delete());
@@ -38,7 +41,7 @@ port.on('message', async (task: ValidationTask) => {
     const error = replyError(err);
     port.postMessage({ id: task.id, ok: false, error, retire: !BEFORE_SEAL.has(error.code) } satisfies ValidationReply);
   }
-});
+}
 
 /** Refusals decided from the bytes alone, before SEAL read anything: the instance is untouched. */
 const BEFORE_SEAL = new Set(['malformed_msgpack', 'duplicate_key', 'msgpack_too_deep', 'invalid_body', 'unknown_field', 'unexpected_field', 'unsupported_parameters', 'missing_galois_keys']);
