@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { generateKeys, HARD_CALL_SCALE_BITS, Owner } from '../src/producer/crypto.js';
 import { loadPublicContext, type EvalContext } from '../src/shared/context.js';
-import { PRESET_IDS, type PresetId } from '../src/shared/params.js';
+import { getPreset, PRESET_IDS, type PresetId } from '../src/shared/params.js';
 import { getSeal, type Seal } from '../src/shared/seal.js';
 import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
 import { evaluateLinear } from '../src/worker/evaluate.js';
@@ -26,8 +26,8 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
     ec.dispose();
   });
 
-  async function dot(samples: number[][] | Float64Array[], weights: Float64Array | undefined, bias: number, factor?: number) {
-    const enc = owner.encryptVectors(samples, { purpose: weights ? 'dot' : 'sum' });
+  async function dot(samples: number[][] | Float64Array[], weights: Float64Array | undefined, bias: number, factor?: number, hardCalls = false) {
+    const enc = owner.encryptVectors(samples, { purpose: weights ? 'dot' : 'sum', ...(hardCalls ? { scaleBits: HARD_CALL_SCALE_BITS } : {}) });
     const res = await evaluateLinear(seal, ec, { layout: enc.layout, weights, bias, factor, scaleBits: enc.scaleBits, valueBits: enc.valueBits, input: async (i) => enc.ciphertexts[i]! });
     return owner.decryptResult({ v: WIRE_VERSION, jobId: 't', op: 'x', preset, length: enc.layout.length, samples: enc.layout.samples, scaleBits: res.scaleBits, ciphertexts: res.ciphertexts }, enc.layout);
   }
@@ -41,10 +41,21 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
     const length = 20_000;
     const weights = Float64Array.from({ length }, () => Math.random() * 2 - 1);
     const samples = Array.from({ length: 3 }, () => Float64Array.from({ length }, () => Math.floor(Math.random() * 3)));
-    const got = await dot(samples, weights, 0.25);
+    // Whole-number dosages declared as such keep the weights' full precision.
+    const got = await dot(samples, weights, 0.25, undefined, true);
     samples.forEach((x, s) => {
       const want = x.reduce((acc, v, i) => acc + v * weights[i]!, 0.25);
       expect(relErr(got[s]!, want)).toBeLessThan(1e-6);
+    });
+    // Fractional dosages (DS) are encoded at 2^-16 (finer than PLINK 2's own 2^-14), which leaves
+    // the weights ~2^-24 here: against the dosages as encoded, the sum of 20,000 weight rounding
+    // errors stays far below PLINK 2's 6 printed digits.
+    if (getPreset(preset).encoding !== 'coeff') return; // CKKS is approximate: checked above only
+    const fractional = samples.map((x) => x.map((v) => (v === 2 ? 1.75 : v * 0.9)));
+    const gotFractional = await dot(fractional, weights, 0.25);
+    fractional.forEach((x, s) => {
+      const want = x.reduce((acc, v, i) => acc + (Math.round(v * 2 ** 16) / 2 ** 16) * weights[i]!, 0.25);
+      expect(Math.abs(gotFractional[s]! - want)).toBeLessThan(1e-4);
     });
   });
 
