@@ -38,8 +38,13 @@ const LOCATION = { Location: { description: 'The resource this response names.',
 export function commonErrors(route: Pick<RouteDoc, 'method' | 'path' | 'public'>): number[] {
   if (route.public) return [500];
   const scoped = requiredScope(route.method.toUpperCase(), route.path.replace(/^\/v1/, '')) !== 'any';
-  return [401, ...(scoped ? [403] : []), 500, 503];
+  // A path parameter that is not valid percent-encoding (`%zz`) is refused by the router: 400.
+  const params = route.path.includes('{') ? [400] : [];
+  return [...params, 401, ...(scoped ? [403] : []), 500, 503];
 }
+
+/** Node's HTTP server refuses oversized headers itself, on any path, before Express runs. */
+const HEADERS_TOO_LARGE = { description: 'Request headers too large (Node.js HTTP server limit); no body.' };
 
 /** msgpack `bin` is the one zod type JSON Schema lacks: binary data, as OpenAPI 3.1 writes it. */
 const BINARY = { type: 'string' as const, contentMediaType: 'application/octet-stream', description: 'msgpack bin' };
@@ -97,7 +102,7 @@ function responses(route: RouteDoc): Json {
   for (const [status, reply] of Object.entries<Reply>(route.replies)) {
     out[status] = { description: reply.description, ...(reply.location ? { headers: LOCATION } : {}), ...(reply.body ? { content: content(reply.body) } : {}) };
   }
-  for (const status of [...route.errors, ...commonErrors(route)]) {
+  for (const status of new Set([...route.errors, ...commonErrors(route)])) {
     const retry = status === 429 || status === 503 ? { headers: RETRY_AFTER } : {};
     if (out[status]) throw new Error(`openapi: ${route.method} ${route.path}: ${status} is both a reply and an error`);
     out[status] = {
@@ -106,6 +111,7 @@ function responses(route: RouteDoc): Json {
       content: { 'application/json': { schema: { $ref: `#/components/schemas/${ERROR_SCHEMA.name}` } } },
     };
   }
+  out[431] = HEADERS_TOO_LARGE;
   return out;
 }
 

@@ -1,13 +1,14 @@
 import { afterAll, afterEach } from 'vitest';
 import { buildOpenApi } from '../../src/api/openapi.js';
+import { observeResponses } from '../../tools/lib/http.js';
 import { responseChecker, type SeenResponse } from './openapi.js';
 
 /**
  * Vitest setup file: every /v1 response a test process receives through fetch (VeilClient, the
  * `call` helper, plain fetch) is checked against the OpenAPI document, and the test during which it
  * arrived fails on a mismatch — an undocumented status, content type or body shape. So the whole
- * suite's traffic keeps the document honest. Requests made by child processes (the CLI) and by
- * Chromium are not seen here.
+ * suite's traffic keeps the document honest; the fuzz and chaos harnesses' node:http requests
+ * (tools/lib/http.ts) too. Requests made by child processes (the CLI) and by Chromium are not seen.
  */
 
 interface Recorder {
@@ -58,6 +59,15 @@ function install(): void {
     }
     return res;
   };
+  // The fuzz and chaos harnesses speak node:http (tools/lib/http.ts): their answers count too.
+  observeResponses((req, res) => {
+    const path = req.path.split('?')[0]!;
+    if ((path === '/v1' || path.startsWith('/v1/')) && req.method.toUpperCase() !== 'OPTIONS') {
+      const seen = { method: req.method.toUpperCase(), path, status: res.status, contentType: res.contentType };
+      state.seen.push(seen);
+      state.pending.push(Promise.resolve(check({ ...seen, body: new Uint8Array(res.body) })));
+    }
+  });
 }
 
 async function failOnMismatch(): Promise<void> {
