@@ -10,6 +10,7 @@ import { contextRoutes } from './routes/contexts.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { jobRoutes } from './routes/jobs.js';
 import { modelRoutes } from './routes/models.js';
+import { openApiHandler } from './openapi.js';
 import { pageRoutes } from './page.js';
 import { authorize, requireAdmin } from './scopes.js';
 import { redisFailureHandler, requireRedis } from './unavailable.js';
@@ -37,6 +38,8 @@ export function createApp(deps: ApiDeps, drain: Drain): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Public and static: served without a token, and while Redis is down.
+  app.get('/v1/openapi.json', openApiHandler);
   // Everything below needs Redis: refuse with 503 at once while it is down (a command sent now
   // would wait for the reconnect).
   app.use(requireRedis(deps.store.redis));

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { errorBody, VeilError } from '../shared/errors.js';
 
 export const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
+/** A PGS Catalog scoring file, plain or gzipped (POST/PUT /v1/models). */
+export const PGS_TYPES = ['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
 /** A raw-bytes body parser that insists on one of `types` (415 otherwise). */
 export function rawBody(types: string[], limitBytes: number) {

@@ -18,7 +18,7 @@ export type ApiError = z.infer<typeof errorBodySchema>['error'];
  * effect once. Any 1-200 printable ASCII characters.
  */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** The header's value, checked; undefined when the request has none. */
 export function checkIdempotencyKey(value: string | undefined): string | undefined {

@@ -19,6 +19,14 @@ export interface WireResponse {
   body?: Buffer;
 }
 
+/** Sees every answer `send` gets (the tests check /v1 ones against the OpenAPI document). */
+export type ResponseObserver = (req: WireRequest, res: { status: number; contentType: string; body: Buffer }) => void;
+const observers: ResponseObserver[] = [];
+
+export function observeResponses(observer: ResponseObserver): void {
+  observers.push(observer);
+}
+
 /**
  * Send `req` to `base` (http://host:port). Never rejects: a transport error is a result too, since
  * the fuzzer judges the server by status codes and by whether it stays alive.
@@ -32,12 +40,20 @@ export function send(base: string, req: WireRequest, opts: { agent?: Agent; time
     const done = (r: Omit<WireResponse, 'ms'>) => resolve({ ...r, ms: performance.now() - started });
     let out;
     try {
-      out = request({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers: req.headers, agent: opts.agent, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => opts.keepBody && chunks.push(c));
-        res.on('end', () => done({ status: res.statusCode, ...(opts.keepBody ? { body: Buffer.concat(chunks) } : {}) }));
-        res.on('error', (err) => done({ status: res.statusCode, error: err.message }));
-      });
+      out = request(
+        { host: url.hostname, port: url.port, method: req.method, path: req.path, headers: req.headers, agent: opts.agent, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          const keep = opts.keepBody || observers.length > 0;
+          res.on('data', (c: Buffer) => keep && chunks.push(c));
+          res.on('end', () => {
+            const body = Buffer.concat(chunks);
+            for (const o of observers) o(req, { status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body });
+            done({ status: res.statusCode, ...(opts.keepBody ? { body } : {}) });
+          });
+          res.on('error', (err) => done({ status: res.statusCode, error: err.message }));
+        },
+      );
     } catch (err) {
       // node:http refused to build it (an invalid header): nothing reached the server.
       return done({ error: `client: ${(err as Error).message}` });

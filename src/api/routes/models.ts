@@ -8,8 +8,7 @@ import type { ModelWriteMode } from '../../server/model-write.js';
 import { addJsonModel, addPgsModel, modelDetail, modelList, removeModel } from '../../server/services/models.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-
-const PGS_TYPES = ['text/tab-separated-values', 'text/plain', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
+import { PGS_TYPES } from '../http.js';
 
 /** /v1/models: parse, call the model service (server/services/models.ts), respond. */
 export function modelRoutes(deps: ApiDeps): Router {
