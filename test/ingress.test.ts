@@ -91,7 +91,7 @@ describe('hostile intake', () => {
   });
 
   it('refuses compression bombs without inflating them: API memory stays flat', async () => {
-    const pid = f.stack.api.pid as number;
+    const pid = f.stack.api!.pid as number; // the API process (this file keeps it out of process: it reads its memory)
     const before = await rssMb(pid);
     const enc = f.owner.encryptVectors([[1, 2, 3]], { purpose: 'sum' });
     const job = (ct: Uint8Array) => pack({ v: WIRE_VERSION, op: 'mean', contextId, count: 3, ciphertexts: [ct] });

@@ -15,7 +15,7 @@ const MSGPACK = 'application/msgpack';
 
 /** Every kind of bad input gets a 4xx JSON error with a code — and the service keeps working. */
 describe('bad input', () => {
-  const f = useStackWithOwner({ workers: 1, env: { MAX_BODY_MB: '4' } });
+  const f = useStackWithOwner({ workers: 1, env: { MAX_BODY_MB: '4' }, inProcessApi: true });
   let ckksOwner: Owner;
   let contextId: string;
 
@@ -171,7 +171,7 @@ describe('bad input', () => {
 });
 
 describe('tenants', () => {
-  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' } });
+  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' }, inProcessApi: true });
   const alice = () => new VeilClient({ server: f.stack.apiUrl, token: 'a11ce5e7b2c94d18a11ce5e7b2c94d18' });
   const bob = () => new VeilClient({ server: f.stack.apiUrl, token: 'b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
 
@@ -201,7 +201,7 @@ describe('tenants', () => {
 });
 
 describe('a worker process stopped mid-job', () => {
-  const f = useStackWithOwner({ workers: 2, env: { JOB_LOCK_MS: '2000' } });
+  const f = useStackWithOwner({ workers: 2, env: { JOB_LOCK_MS: '2000' }, inProcessApi: true });
 
   it('SIGTERM drains: the worker finishes the job in hand, then exits 0', async () => {
     const length = 200_000;
