@@ -14,7 +14,7 @@ describe('pipeline end to end', () => {
   let stack: TestStack;
   let client: VeilClient;
   beforeAll(async () => {
-    stack = await testStack({ inProcessApi: true });
+    stack = await testStack({ workers: 1, inProcessApi: true }); // one worker: one cold start (SEAL load in its job thread), not two
     client = new VeilClient({ server: stack.apiUrl });
     await client.addModelJson(SEED_MODEL);
   });
