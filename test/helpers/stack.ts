@@ -16,7 +16,8 @@ import { inProcessApi } from './api-process.js';
 
 /**
  * A real stack for a test file: its own redis-server on a free port (or REDIS_URL with a unique
- * key prefix), the API, worker processes and the scheduler, all from dist/ as in production.
+ * key prefix), the API, worker processes and the scheduler, all from dist/ as in production (with
+ * inProcessApi, the API runs from src/ in the test's process).
  */
 export type TestStack = Omit<LocalStack, 'api'> & {
   prefix: string;
