@@ -23,7 +23,7 @@ describe('veil CLI', () => {
   };
 
   beforeAll(async () => {
-    stack = await testStack({ workers: 1 });
+    stack = await testStack({ workers: 1, inProcessApi: true });
     dir = await mkdtemp(join(tmpdir(), 'veil-cli-'));
   });
   afterAll(async () => {
@@ -40,10 +40,13 @@ describe('veil CLI', () => {
 
   it('mean --values gives the plaintext mean; --no-wait, status and result work', async () => {
     const keys = join(dir, 'keys');
-    const out = await veil('mean', '--keys', keys, '--values', '72.5,71.0,73.2,69.8,70.5,74.1,71.7');
+    // Two independent CLI runs side by side.
+    const [out, submitted] = await Promise.all([
+      veil('mean', '--keys', keys, '--values', '72.5,71.0,73.2,69.8,70.5,74.1,71.7'),
+      veil('mean', '--keys', keys, '--values', '1,2,3,4', '--no-wait'),
+    ]);
     expect(Math.abs(out.mean - 71.828571)).toBeLessThan(1e-5);
     expect(out.count).toBe(7);
-    const submitted = await veil('mean', '--keys', keys, '--values', '1,2,3,4', '--no-wait');
     expect(Object.keys(submitted)).toEqual(['jobId']);
     const result = await veil('result', submitted.jobId, '--keys', keys);
     expect(result).toMatchObject({ jobId: submitted.jobId, count: 4 });

@@ -9,7 +9,7 @@ import { getSeal, SealScope } from '../src/shared/seal.js';
 import { SEAL_HEADER_BYTES } from '../src/shared/seal-bytes.js';
 import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
 import { call, useStackWithOwner } from './helpers/stack.js';
-import { sealHeader, zstdRleBomb } from './seal-bytes.test.js';
+import { sealHeader, zstdRleBomb } from './helpers/seal-bytes.js';
 
 const MSGPACK = 'application/msgpack';
 const LIMITS = { MAX_BODY_MB: '64', MAX_MODEL_VARIANTS: '1000', MAX_MODEL_TEXT_MB: '1', MAX_MSGPACK_DEPTH: '8', VALIDATION_THREADS: '1' };
@@ -27,7 +27,8 @@ function rawMap(entries: [string, unknown][]): Buffer {
 
 /** Hostile uploads through the real API: nothing secret is stored, nothing expands unbounded. */
 describe('hostile intake', () => {
-  const f = useStackWithOwner({ workers: 1, env: LIMITS });
+  // No worker: nothing here needs a job to run, and a worker would spend the CPU on the accepted ones.
+  const f = useStackWithOwner({ workers: 0, env: LIMITS });
   const post = (path: string, data: Uint8Array | string, type = MSGPACK) => call(f.stack.apiUrl, 'POST', path, { type, data });
   let ctx: Record<string, unknown>;
   let secretKey: Uint8Array;
@@ -91,7 +92,7 @@ describe('hostile intake', () => {
   });
 
   it('refuses compression bombs without inflating them: API memory stays flat', async () => {
-    const pid = f.stack.api.pid as number;
+    const pid = f.stack.api!.pid as number; // the API process (this file keeps it out of process: it reads its memory)
     const before = await rssMb(pid);
     const enc = f.owner.encryptVectors([[1, 2, 3]], { purpose: 'sum' });
     const job = (ct: Uint8Array) => pack({ v: WIRE_VERSION, op: 'mean', contextId, count: 3, ciphertexts: [ct] });

@@ -1,31 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeys, Owner } from '../src/producer/crypto.js';
 import { pack, WIRE_VERSION } from '../src/shared/wire.js';
+import type { ApiServer } from '../src/api/server.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
-import { spawnApi, type ApiProcess } from './helpers/api-process.js';
+import { inProcessApi } from './helpers/api-process.js';
 import { call } from './helpers/stack.js';
 
 const JSON_TYPE = 'application/json';
 const json = (model: Record<string, unknown>) => ({ type: JSON_TYPE, data: JSON.stringify(model) });
 
-/** Models are versioned, never silently overwritten; private models hide weights and bias and limit jobs. */
+/**
+ * Models are versioned, never silently overwritten; private models hide weights and bias and limit
+ * jobs. The API runs in-process on port 0 over a real redis-server: no process boundary is tested here.
+ */
 describe('model versions and private models', () => {
   let redis: LocalRedis;
-  let api: ApiProcess;
+  let api: ApiServer;
   let bfv: Owner;
   let ckks: Owner;
   const req = (method: string, path: string, body?: { type: string; data: string | Uint8Array }) => call(api.url, method, path, body);
 
   beforeAll(async () => {
     redis = await spawnRedis();
-    api = await spawnApi({ REDIS_URL: redis.url, PRIVATE_MODEL_JOBS_PER_DAY: '2', PRIVATE_MODEL_MAX_SAMPLES: '1' });
+    api = await inProcessApi(redis.url, { PRIVATE_MODEL_JOBS_PER_DAY: '2', PRIVATE_MODEL_MAX_SAMPLES: '1' });
     const [b, c] = [await generateKeys(), await generateKeys('ckks-slots-8192')];
     [bfv, ckks] = [await Owner.fromBytes(b.publicContext, b.secretKeyFile), await Owner.fromBytes(c.publicContext, c.secretKeyFile)];
   });
   afterAll(async () => {
     bfv?.dispose();
     ckks?.dispose();
-    await api?.stop();
+    await api?.close();
     await redis?.close();
   });
 

@@ -53,12 +53,15 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   };
 
   beforeAll(async () => {
-    stack = await testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN},patient:${MODELS_TOKEN}:models` } });
+    // The browser starts while the stack does (the API in-process: no test here reads its process).
+    [stack, browser] = await Promise.all([
+      testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN},patient:${MODELS_TOKEN}:models` }, workers: 1, inProcessApi: true }),
+      launchChromium(),
+    ]);
     const client = new VeilClient({ server: stack.apiUrl, token: MODELS_TOKEN });
     await client.addModelJson(SEED_MODEL);
     await client.addModelFile(Buffer.from(genome.model), 'pgs-page-test');
     dir = await mkdtemp(join(tmpdir(), 'veil-page-'));
-    browser = await launchChromium();
     context = await browser.newContext({ acceptDownloads: true });
     requests = recordRequests(context);
     page = await context.newPage();

@@ -4,16 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeys, Owner } from '../src/producer/crypto.js';
 import { QUEUE_NAME } from '../src/server/queue.js';
 import { pack, WIRE_VERSION } from '../src/shared/wire.js';
+import type { ApiServer } from '../src/api/server.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
-import { spawnApi, type ApiProcess } from './helpers/api-process.js';
+import { inProcessApi } from './helpers/api-process.js';
 import { call } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
 
-/** Per-tenant quotas: 429 with Retry-After at the limit, room again once jobs finish or things are deleted. */
+/**
+ * Per-tenant quotas: 429 with Retry-After at the limit, room again once jobs finish or things are
+ * deleted. The APIs run in-process on port 0 over a real redis-server (no process boundary here).
+ */
+
 describe('tenant quotas', () => {
   let redis: LocalRedis;
-  let api: ApiProcess;
+  let api: ApiServer;
   let owner: Owner;
   let contextId: string;
   const req = (method: string, path: string, body?: { type: string; data: string | Uint8Array }) => call(api.url, method, path, body);
@@ -25,14 +30,14 @@ describe('tenant quotas', () => {
 
   beforeAll(async () => {
     redis = await spawnRedis();
-    api = await spawnApi({ REDIS_URL: redis.url, VEIL_PREFIX: 'q', QUOTA_JOBS_IN_FLIGHT: '2', QUOTA_DATASETS: '1', QUOTA_SCHEDULES: '1' });
+    api = await inProcessApi(redis.url, { VEIL_PREFIX: 'q', QUOTA_JOBS_IN_FLIGHT: '2', QUOTA_DATASETS: '1', QUOTA_SCHEDULES: '1' });
     const keys = await generateKeys();
     owner = await Owner.fromBytes(keys.publicContext, keys.secretKeyFile);
     contextId = (await req('POST', '/v1/contexts', { type: MSGPACK, data: keys.publicContext })).json.contextId as string;
   });
   afterAll(async () => {
     owner?.dispose();
-    await api?.stop();
+    await api?.close();
     await redis?.close();
   });
 
@@ -57,7 +62,7 @@ describe('tenant quotas', () => {
   it('limits the input bytes of unfinished jobs per tenant', async () => {
     const size = owner.encryptVectors([[1, 2]], { purpose: 'sum' }).ciphertexts[0]!.length;
     // A second API on the same Redis (own prefix) with room for one such job's bytes, not two.
-    const small = await spawnApi({ REDIS_URL: redis.url, VEIL_PREFIX: 'q2', QUOTA_JOB_BYTES: String(Math.floor(size * 1.5)) });
+    const small = await inProcessApi(redis.url, { VEIL_PREFIX: 'q2', QUOTA_JOB_BYTES: String(Math.floor(size * 1.5)) });
     try {
       const keys = { type: MSGPACK, data: owner.publicContext };
       expect((await call(small.url, 'POST', '/v1/contexts', keys)).status).toBe(201);
@@ -71,7 +76,7 @@ describe('tenant quotas', () => {
       expect(second.status).toBe(429);
       expect(second.json.error?.code).toBe('quota_job_bytes');
     } finally {
-      await small.stop();
+      await small.close();
     }
   });
 

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import { loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
@@ -25,6 +25,14 @@ describe('Redis Cluster and Sentinel', () => {
     for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
   };
 
+  // One key pair for both topologies, made once.
+  let keyDir: string;
+  beforeAll(async () => {
+    keyDir = await mkdtemp(join(tmpdir(), 'veil-topology-keys-'));
+    dirs.push(keyDir);
+    await writeKeys(keyDir);
+  });
+
   afterAll(async () => {
     await Promise.all(processes.map((p) => (p.exitCode !== null ? undefined : new Promise((res) => {
       p.once('exit', res);
@@ -34,12 +42,11 @@ describe('Redis Cluster and Sentinel', () => {
   });
 
   async function seedJobs(redisUrl: string) {
-    const stack = await testStack({ workers: 1, redisUrl });
-    const dir = await mkdtemp(join(tmpdir(), 'veil-topology-keys-'));
+    // The API in-process (its Redis client is what is under test, not its process).
+    const stack = await testStack({ workers: 1, redisUrl, inProcessApi: true });
     try {
       const client = new VeilClient({ server: stack.apiUrl });
-      await writeKeys(dir);
-      const owner = await loadOwner(dir);
+      const owner = await loadOwner(keyDir);
       await client.addModelJson(SEED_MODEL);
       const [grs] = (await waitAndFinish(client, owner, await submitGrs(client, owner, SEED_MODEL.id, [SEED_GENOTYPE]))) as GrsOutcome[];
       const [mean] = (await waitAndFinish(client, owner, await submitMean(client, owner, SEED_HEART_RATES))) as MeanOutcome[];
@@ -47,7 +54,6 @@ describe('Redis Cluster and Sentinel', () => {
       return { score: grs!.score, mean: mean!.mean };
     } finally {
       await stack.close();
-      await rm(dir, { recursive: true, force: true });
     }
   }
 

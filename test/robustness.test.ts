@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiServer } from '../src/api/server.js';
 import { VeilClient } from '../src/producer/client.js';
 import { generateKeys, Owner } from '../src/producer/crypto.js';
 import { finish, submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
@@ -8,14 +9,20 @@ import { ciphertextView } from '../src/shared/coeff.js';
 import { getSeal } from '../src/shared/seal.js';
 import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
+import { inProcessApi } from './helpers/api-process.js';
 import { uncompressed } from './helpers/phase.js';
 import { call, relErr, useStackWithOwner, workerRunning } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
 
+/**
+ * One stack (Redis, a worker process, the scheduler) and key pair for 'bad input' and 'tenants';
+ * each of them talks to its own in-process API configured its way over that Redis and prefix.
+ */
+const f = useStackWithOwner({ workers: 1, env: { MAX_BODY_MB: '4' }, inProcessApi: true });
+
 /** Every kind of bad input gets a 4xx JSON error with a code — and the service keeps working. */
 describe('bad input', () => {
-  const f = useStackWithOwner({ workers: 1, env: { MAX_BODY_MB: '4' } });
   let ckksOwner: Owner;
   let contextId: string;
 
@@ -171,13 +178,17 @@ describe('bad input', () => {
 });
 
 describe('tenants', () => {
-  const f = useStackWithOwner({ workers: 1, env: { VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' } });
-  const alice = () => new VeilClient({ server: f.stack.apiUrl, token: 'a11ce5e7b2c94d18a11ce5e7b2c94d18' });
-  const bob = () => new VeilClient({ server: f.stack.apiUrl, token: 'b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
+  let api: ApiServer;
+  beforeAll(async () => {
+    api = await inProcessApi(f.stack.redisUrl, { VEIL_PREFIX: f.stack.prefix, VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
+  });
+  afterAll(() => api?.close());
+  const alice = () => new VeilClient({ server: api.url, token: 'a11ce5e7b2c94d18a11ce5e7b2c94d18' });
+  const bob = () => new VeilClient({ server: api.url, token: 'b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
 
   it('needs a valid bearer token on /v1', async () => {
-    expect((await call(f.stack.apiUrl, 'GET', '/v1/models')).status).toBe(401);
-    expect((await call(f.stack.apiUrl, 'GET', '/v1/models', undefined, { authorization: 'Bearer wrong-token' })).json.error?.code).toBe('unauthorized');
+    expect((await call(api.url, 'GET', '/v1/models')).status).toBe(401);
+    expect((await call(api.url, 'GET', '/v1/models', undefined, { authorization: 'Bearer wrong-token' })).json.error?.code).toBe('unauthorized');
   });
 
   it("hides one tenant's jobs, results, contexts and models from another (404)", async () => {
@@ -187,13 +198,13 @@ describe('tenants', () => {
     expect(Math.abs(grs!.score - -0.03)).toBeLessThan(1e-6);
     const auth = { authorization: 'Bearer b0b7f3e1a95c2d68b0b7f3e1a95c2d68' };
     for (const [method, path] of [['GET', `/v1/jobs/${jobId}`], ['GET', `/v1/jobs/${jobId}/result`], ['DELETE', `/v1/jobs/${jobId}`], ['GET', `/v1/models/${SEED_MODEL.id}`]]) {
-      const res = await call(f.stack.apiUrl, method!, path!, undefined, auth);
+      const res = await call(api.url, method!, path!, undefined, auth);
       expect(res.status, `${method} ${path}`).toBe(404);
     }
     expect(await bob().listModels()).toEqual([]);
     // Bob can't use Alice's context either: the same id under his tenant does not exist.
     const enc = f.owner.encryptVectors([[1, 2]], { purpose: 'sum' });
-    const res = await call(f.stack.apiUrl, 'POST', '/v1/jobs', { type: MSGPACK, data: pack({ v: 1, op: 'mean', contextId: f.owner.contextId, count: 2, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }) }, auth);
+    const res = await call(api.url, 'POST', '/v1/jobs', { type: MSGPACK, data: pack({ v: 1, op: 'mean', contextId: f.owner.contextId, count: 2, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }) }, auth);
     expect([res.status, res.json.error?.code]).toEqual([404, 'context_not_found']);
     // Alice still sees her job.
     expect((await alice().status(jobId)).status).toBe('completed');
@@ -201,50 +212,50 @@ describe('tenants', () => {
 });
 
 describe('a worker process stopped mid-job', () => {
-  const f = useStackWithOwner({ workers: 2, env: { JOB_LOCK_MS: '2000' } });
+  const own = useStackWithOwner({ workers: 2, env: { JOB_LOCK_MS: '2000' }, inProcessApi: true }); // its own: it kills workers
 
   it('SIGTERM drains: the worker finishes the job in hand, then exits 0', async () => {
     const length = 200_000;
     const weights = Array.from({ length }, (_, i) => ((i % 7) - 3) / 10);
-    await f.client.addModelJson({ id: 'drain', name: 'drain', weights });
+    await own.client.addModelJson({ id: 'drain', name: 'drain', weights });
     const dosages = Array.from({ length }, (_, i) => (i * 7) % 3);
-    const jobId = await submitGrs(f.client, f.owner, 'drain', [dosages]);
-    const holder = await workerRunning(f.queue, jobId);
-    const worker = f.stack.workers.find((w) => w.pid === holder)!;
+    const jobId = await submitGrs(own.client, own.owner, 'drain', [dosages]);
+    const holder = await workerRunning(own.queue, jobId);
+    const worker = own.stack.workers.find((w) => w.pid === holder)!;
     const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
     worker.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const job = (await f.queue.getJob(jobId))!;
+    const job = (await own.queue.getJob(jobId))!;
     expect(await job.getState()).toBe('completed');
     expect(job.processedBy).toBe(`veil-worker-${holder}`);
-    const [grs] = (await waitAndFinish(f.client, f.owner, jobId)) as GrsOutcome[];
+    const [grs] = (await waitAndFinish(own.client, own.owner, jobId)) as GrsOutcome[];
     expect(relErr(grs!.score, dosages.reduce((a, d, i) => a + d * weights[i]!, 0))).toBeLessThan(1e-6);
-    f.stack.addWorker();
+    own.stack.addWorker();
   });
 
   it('SIGKILL: the job is finished by another worker, exactly once, with the right result', async () => {
     const length = 400_000; // ~50 ciphertexts: long enough to catch the worker in the middle
     const weights = Array.from({ length }, (_, i) => ((i % 17) - 8) / 100);
-    await f.client.addModelJson({ id: 'big', name: 'big', weights });
+    await own.client.addModelJson({ id: 'big', name: 'big', weights });
     const dosages = Array.from({ length }, (_, i) => i % 3);
-    const jobId = await submitGrs(f.client, f.owner, 'big', [dosages]);
+    const jobId = await submitGrs(own.client, own.owner, 'big', [dosages]);
 
     // Wait until a worker is inside the job (it reported progress), then SIGKILL that process.
-    const victim = await workerRunning(f.queue, jobId, { withProgress: true });
-    const killed = f.stack.workers.find((w) => w.pid === victim);
+    const victim = await workerRunning(own.queue, jobId, { withProgress: true });
+    const killed = own.stack.workers.find((w) => w.pid === victim);
     expect(killed, `worker process ${victim}`).toBeDefined();
     killed!.kill('SIGKILL');
 
-    const result = await f.client.result(jobId, { timeoutMs: 60_000 });
-    const [grs] = (await finish(f.client, f.owner, result)) as GrsOutcome[];
+    const result = await own.client.result(jobId, { timeoutMs: 60_000 });
+    const [grs] = (await finish(own.client, own.owner, result)) as GrsOutcome[];
     const want = dosages.reduce((a, d, i) => a + d * weights[i]!, 0);
     expect(relErr(grs!.score, want)).toBeLessThan(1e-6);
-    expect((await f.client.status(jobId)).status).toBe('completed');
-    const job = (await f.queue.getJob(jobId))!;
+    expect((await own.client.status(jobId)).status).toBe('completed');
+    const job = (await own.queue.getJob(jobId))!;
     expect(job.processedBy).not.toBe(`veil-worker-${victim}`);
     expect(job.failedReason ?? '').toBe('');
     // One result: the stalled run was taken over, not duplicated.
-    expect(await f.redis.exists(`${f.stack.prefix}:job:${jobId}:out`)).toBe(1);
-    expect(await f.queue.getJobCounts('completed', 'failed', 'active', 'wait')).toMatchObject({ failed: 0, active: 0, wait: 0 });
+    expect(await own.redis.exists(`${own.stack.prefix}:job:${jobId}:out`)).toBe(1);
+    expect(await own.queue.getJobCounts('completed', 'failed', 'active', 'wait')).toMatchObject({ failed: 0, active: 0, wait: 0 });
   });
 });

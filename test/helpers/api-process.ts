@@ -1,5 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { startApi, type ApiServer } from '../../src/api/server.js';
+import { parseConfig } from '../../src/server/config.js';
 import { CLI_PATH, freePort } from '../../src/stack/local.js';
+
+/**
+ * The API in the test's own process on port 0 (startApi, the code `veil api` runs), for tests that
+ * do not test the process boundary. Resolves once /readyz answers: startApi listens before its
+ * Redis connection is up, and until then every Redis route is a 503.
+ */
+export async function inProcessApi(redisUrl: string, env: Record<string, string | undefined> = {}): Promise<ApiServer> {
+  const api = await startApi(parseConfig({ LOG_LEVEL: 'silent', ...env, PORT: '0' }), redisUrl);
+  for (const deadline = Date.now() + 20_000; ; ) {
+    if ((await fetch(`${api.url}/readyz`).then((r) => r.ok, () => false))) return api;
+    if (Date.now() > deadline) {
+      await api.close();
+      throw new Error(`the in-process API on ${api.url} did not become ready (Redis ${redisUrl})`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** One `veil api` process (compiled, as in production) whose stdout and stderr a test can read. */
 export interface ApiProcess {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CLI_PATH, startLocalStack, type LocalStack } from '../../src/stack/local.js';
+import { CLI_PATH } from '../../src/stack/local.js';
+import { alive, stopRole, testStack, type TestStack } from './stack.js';
 
 /**
  * A stack for the dataset tests: two tenants (tokens), a 2 s job lock so a killed worker's report
@@ -12,8 +12,7 @@ import { CLI_PATH, startLocalStack, type LocalStack } from '../../src/stack/loca
 /** Scope admin: each test tenant both uploads models and owns datasets. */
 export const TOKENS = { a: '0a1b2c3d4e5f60718293a4b5c6d7e8f9', b: 'f9e8d7c6b5a4938271605f4e3d2c1b0a' };
 
-export interface DatasetsStack extends LocalStack {
-  prefix: string;
+export interface DatasetsStack extends TestStack {
   env: Record<string, string>;
   queue: Queue;
   redis: Redis;
@@ -24,10 +23,10 @@ export interface DatasetsStack extends LocalStack {
 }
 
 export async function datasetsStack(): Promise<DatasetsStack> {
-  if (!existsSync(new URL('../../dist/stack/main.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first');
   const prefix = `veilds-${randomUUID().slice(0, 8)}`;
   const env = { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', SCHEDULE_RECONCILE_MS: '500', MIN_SCHEDULE_INTERVAL_S: '1', VEIL_TOKENS: `a:${TOKENS.a}:admin,b:${TOKENS.b}:admin` };
-  const stack = await startLocalStack({ workers: 2, env });
+  // The API in-process: these tests stop and kill workers and schedulers, never the API.
+  const stack = await testStack({ workers: 2, env, inProcessApi: true });
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue('jobs', { connection: redis, prefix: `${prefix}:bull` });
   const extra: ChildProcess[] = [];
@@ -53,17 +52,7 @@ export async function datasetsStack(): Promise<DatasetsStack> {
   });
 }
 
-export const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
-
-/** SIGTERM a role and wait for it to drain and exit (SIGKILL after graceMs). */
-export async function stopRole(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (!alive(child)) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
+export { alive, stopRole };
 
 export const relErr = (got: number, want: number) => Math.abs(got - want) / Math.max(Math.abs(want), 1e-12);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

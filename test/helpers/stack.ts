@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,27 +11,82 @@ import { VeilClient } from '../../src/producer/client.js';
 import type { Owner } from '../../src/producer/crypto.js';
 import { loadOwner, writeKeys } from '../../src/producer/sdk.js';
 import { DEFAULT_PRESET, type PresetId } from '../../src/shared/params.js';
-import { startLocalStack, type LocalStack, type StackOptions } from '../../src/stack/local.js';
+import { CLI_PATH, spawnRedis, startLocalStack, type LocalStack, type StackOptions } from '../../src/stack/local.js';
+import { inProcessApi } from './api-process.js';
 
 /**
  * A real stack for a test file: its own redis-server on a free port (or REDIS_URL with a unique
- * key prefix), the API, worker processes and the scheduler, all from dist/ as in production.
+ * key prefix), the API, worker processes and the scheduler, all from dist/ as in production (with
+ * inProcessApi, the API runs from src/ in the test's process).
  */
-export type TestStack = LocalStack & { prefix: string };
+export type TestStack = Omit<LocalStack, 'api'> & {
+  prefix: string;
+  /** The API process; undefined when the API runs in the test's own process. */
+  api?: ChildProcess;
+};
 
-export async function testStack(opts: StackOptions = {}): Promise<TestStack> {
+export interface TestStackOptions extends StackOptions {
+  /**
+   * Run the API in this process on port 0 (startApi, the code `veil api` runs) where no test reads
+   * the API process itself; workers and the scheduler stay separate processes.
+   */
+  inProcessApi?: boolean;
+}
+
+export async function testStack(opts: TestStackOptions = {}): Promise<TestStack> {
   if (!existsSync(new URL('../../dist/producer/cli.js', import.meta.url))) {
     throw new Error('dist/ is missing: run `npm test` (it builds first) or `npm run build`');
   }
-  const prefix = `veiltest-${randomUUID().slice(0, 8)}`;
-  const stack = await startLocalStack({
+  const prefix = opts.env?.VEIL_PREFIX ?? `veiltest-${randomUUID().slice(0, 8)}`;
+  const { inProcessApi, ...rest } = opts;
+  const stackOpts: StackOptions = {
     workers: 2,
     // VEIL_TEST_LOGS=1 shows the roles' logs when a test needs debugging.
     logs: process.env.VEIL_TEST_LOGS === '1' ? 'inherit' : 'ignore',
-    ...opts,
+    ...rest,
     env: { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', ...opts.env },
-  });
+  };
+  const stack = inProcessApi ? await inProcessApiStack(stackOpts) : await startLocalStack(stackOpts);
   return Object.assign(stack, { prefix });
+}
+
+/** startLocalStack's roles, with the API in this process: Redis (spawned or REDIS_URL), then the API, then the role processes. */
+async function inProcessApiStack(opts: StackOptions): Promise<Omit<LocalStack, 'api'>> {
+  const external = opts.redisUrl ?? process.env.REDIS_URL;
+  const redis = external ? { url: external, close: async () => {} } : await spawnRedis();
+  const env = { ...process.env, ...opts.env };
+  const logLevel = opts.logs === 'inherit' ? (env.LOG_LEVEL ?? 'info') : 'silent';
+  const api = await inProcessApi(redis.url, { ...env, LOG_LEVEL: logLevel }).catch(async (err: unknown) => {
+    await redis.close();
+    throw err;
+  });
+  const stdio = opts.logs ?? 'ignore';
+  const children: ChildProcess[] = [];
+  const start = (role: 'worker' | 'scheduler') => {
+    const child = spawn(process.execPath, [CLI_PATH, role], { env: { ...env, REDIS_URL: redis.url }, stdio: ['ignore', stdio, stdio] });
+    children.push(child);
+    return child;
+  };
+  const workers = Array.from({ length: opts.workers ?? 2 }, () => start('worker'));
+  const scheduler = start('scheduler');
+  let closing: Promise<void> | undefined;
+  return {
+    apiUrl: api.url,
+    redisUrl: redis.url,
+    workers,
+    scheduler,
+    addWorker: () => {
+      const w = start('worker');
+      workers.push(w);
+      return w;
+    },
+    close: () =>
+      (closing ??= (async () => {
+        await api.close();
+        await Promise.all(children.map((c) => stopRole(c)));
+        await redis.close();
+      })()),
+  };
 }
 
 /** fetch against the stack with a msgpack or JSON body; returns status and parsed JSON (if any). */
@@ -56,7 +112,7 @@ export const relErr = (got: number, want: number) => Math.abs(got - want) / Math
  * A stack plus a fresh key pair for one describe block: set up in beforeAll, torn down in
  * afterAll. Fields are filled once beforeAll has run.
  */
-export function useStackWithOwner(opts: StackOptions = {}, preset: PresetId = DEFAULT_PRESET) {
+export function useStackWithOwner(opts: TestStackOptions = {}, preset: PresetId = DEFAULT_PRESET) {
   const fixture = {} as { stack: TestStack; owner: Owner; client: VeilClient; keyDir: string; queue: Queue; redis: Redis };
   beforeAll(async () => {
     fixture.stack = await testStack(opts);
@@ -89,4 +145,16 @@ export async function workerRunning(queue: Queue, jobId: string, opts: { withPro
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`job ${jobId} never became active`);
+}
+
+export const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
+/** SIGTERM a role and wait for it to drain and exit (SIGKILL after graceMs). */
+export async function stopRole(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (!alive(child)) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
