@@ -2,7 +2,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import { loadCiphertext, presetContext } from '../shared/context.js';
 import { getPreset } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
-import { getSeal, type Seal } from '../shared/seal.js';
+import { freshSeal, type Seal } from '../shared/seal.js';
 import type { ValidationReply, ValidationTask } from './validation-pool.js';
 
 /**
@@ -14,14 +14,15 @@ import type { ValidationReply, ValidationTask } from './validation-pool.js';
 const port = parentPort;
 if (!port) throw new Error('validation-thread.ts runs as a worker thread');
 
-let instance: Seal | undefined;
+/** This thread's SEAL instance; replaced by a fresh one (a new heap) after every refusal SEAL took part in. */
+let instance: Promise<Seal> = freshSeal();
 
 port.on('message', (task: ValidationTask) => void validate(port, task));
 
 /** One task, answered on `port`; never throws (every failure is a reply). */
 async function validate(port: MessagePort, task: ValidationTask): Promise<void> {
   try {
-    const seal = (instance ??= await getSeal());
+    const seal = await instance;
     if (task.kind === 'context') {
       const canonical = canonicalContext(seal, task.bytes, (p) => presetContext(seal, p).ctx);
       const { contextId, preset } = canonical;
@@ -36,10 +37,11 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
   } catch (err) {
     // SEAL can be left damaged by malformed input without any sign: an abort inside a call whose
     // error was caught, or a heap corrupted by a bit-flipped key that fails only later, honest
-    // loads (the fuzzer found both). So a thread that refused an input is retired and the pool
-    // starts a fresh one; honest uploads never pay for it.
+    // loads (the fuzzer found both). So after a refusal SEAL took part in, the next task gets a new
+    // instance (a new heap, from the compiled module: seal.ts); honest uploads never pay for it.
     const error = replyError(err);
-    port.postMessage({ id: task.id, ok: false, error, retire: !BEFORE_SEAL.has(error.code) } satisfies ValidationReply);
+    if (!BEFORE_SEAL.has(error.code)) instance = freshSeal();
+    port.postMessage({ id: task.id, ok: false, error } satisfies ValidationReply);
   }
 }
 
