@@ -1,6 +1,7 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { loadCiphertext, presetContext } from '../shared/context.js';
-import { getPreset } from '../shared/params.js';
+import { loadCiphertext, type EvalContext } from '../shared/context.js';
+import { InvalidInputError } from '../shared/errors.js';
+import { buildParms, getPreset, type Preset } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
 import { freshSeal, type Seal } from '../shared/seal.js';
 import type { ValidationReply, ValidationTask } from './validation-pool.js';
@@ -24,13 +25,13 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
   try {
     const seal = await instance;
     if (task.kind === 'context') {
-      const canonical = canonicalContext(seal, task.bytes, (p) => presetContext(seal, p).ctx);
+      const canonical = canonicalContext(seal, task.bytes, (p) => checkingContext(seal, p).ctx);
       const { contextId, preset } = canonical;
       const bytes = new Uint8Array(canonical.bytes); // its own buffer, to transfer: msgpackr's may be shared
       const reply: ValidationReply = { id: task.id, ok: true, context: { contextId, bytes, preset: preset.id } };
       port.postMessage(reply, [bytes.buffer]);
     } else {
-      const ec = presetContext(seal, getPreset(task.preset));
+      const ec = checkingContext(seal, getPreset(task.preset));
       task.ciphertexts.forEach((bytes, i) => loadCiphertext(seal, ec, bytes, task.labels[i] ?? `ciphertext ${i}`).delete());
       port.postMessage({ id: task.id, ok: true } satisfies ValidationReply);
     }
@@ -43,6 +44,27 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
     if (!BEFORE_SEAL.has(error.code)) instance = freshSeal();
     port.postMessage({ id: task.id, ok: false, error } satisfies ValidationReply);
   }
+}
+
+/**
+ * A preset's SEAL context for checking only: keys and ciphertexts are loaded at the key and top
+ * levels, so the modulus chain below is not built (expand_mod_chain = false). That halves the
+ * cost of building it (~0.3 s instead of ~0.5), which a fresh instance pays again.
+ */
+const checking = new WeakMap<Seal, Map<string, EvalContext>>();
+function checkingContext(seal: Seal, preset: Preset): EvalContext {
+  let contexts = checking.get(seal);
+  if (!contexts) checking.set(seal, (contexts = new Map()));
+  let ec = contexts.get(preset.id);
+  if (!ec) {
+    const parms = buildParms(seal, preset);
+    const ctx = seal.Context(parms, false, seal.SecurityLevel.tc128);
+    parms.delete();
+    if (!ctx.parametersSet()) throw new InvalidInputError('insecure_parameters', `preset ${preset.id} is not 128-bit secure`, 422);
+    ec = { contextId: `check:${preset.id}`, preset, ctx, evaluator: seal.Evaluator(ctx), dispose() {} };
+    contexts.set(preset.id, ec);
+  }
+  return ec;
 }
 
 /** Refusals decided from the bytes alone, before SEAL read anything: the instance is untouched. */
