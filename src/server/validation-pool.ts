@@ -16,8 +16,7 @@ type TaskBody = { kind: 'context'; bytes: Uint8Array } | { kind: 'ciphertexts'; 
 
 export type ValidationReply =
   | { id: number; ok: true; context?: CanonicalContext }
-  /** `retire`: the thread's SEAL instance may be damaged by what it just read; start a fresh one. */
-  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number }; retire?: boolean };
+  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
 
 export interface CanonicalContext {
   contextId: string;
@@ -53,7 +52,6 @@ export function createValidationPool(threads: number): ValidationPool {
   const queue: Pending[] = [];
   const idle: Worker[] = [];
   const busy = new Map<Worker, Pending>();
-  const retiring = new Set<Worker>();
   let nextId = 1;
   let closed = false;
 
@@ -62,18 +60,12 @@ export function createValidationPool(threads: number): ValidationPool {
     worker.on('message', (reply: ValidationReply) => {
       const job = busy.get(worker);
       busy.delete(worker);
-      if (!reply.ok && reply.retire) {
-        retiring.add(worker);
-        void worker.terminate(); // 'exit' starts the replacement
-      } else {
-        idle.push(worker);
-      }
+      idle.push(worker);
       if (job) settle(job, reply);
       dispatch();
     });
     worker.on('error', () => {}); // 'exit' follows; the task is failed there
     worker.on('exit', () => {
-      retiring.delete(worker);
       const job = busy.get(worker);
       busy.delete(worker);
       const at = idle.indexOf(worker);

@@ -49,11 +49,14 @@ export function loadPublicContext(seal: Seal, bytes: Uint8Array): EvalContext {
 
 /**
  * A context for a preset alone, without any owner's keys: enough to check that ciphertexts are
- * well-formed for the preset (the API does this before queueing). Cached for the process's life.
+ * well-formed for the preset (the API does this before queueing). Cached for the instance's life.
  */
-const presetContexts = new Map<string, EvalContext>();
+const presetContexts = new WeakMap<Seal, Map<string, EvalContext>>();
 export function presetContext(seal: Seal, preset: Preset): EvalContext {
-  let ec = presetContexts.get(preset.id);
+  // Per SEAL instance: a thread that replaces its instance (freshSeal) builds them again.
+  let contexts = presetContexts.get(seal);
+  if (!contexts) presetContexts.set(seal, (contexts = new Map()));
+  let ec = contexts.get(preset.id);
   if (!ec) {
     const ctx = buildContext(seal, preset);
     const evaluator = seal.Evaluator(ctx);
@@ -65,7 +68,7 @@ export function presetContext(seal: Seal, preset: Preset): EvalContext {
       plainModulus: preset.scheme === 'bfv' ? plainModulus(seal, preset) : undefined,
       dispose() {},
     };
-    presetContexts.set(preset.id, ec);
+    contexts.set(preset.id, ec);
   }
   return ec;
 }

@@ -38,6 +38,10 @@ export class LruCache<V> {
     }
   }
 
+  values(): V[] {
+    return [...this.entries.values()].map((e) => e.value);
+  }
+
   clear(): void {
     for (const e of this.entries.values()) this.dispose(e.value);
     this.entries.clear();

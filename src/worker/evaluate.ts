@@ -125,12 +125,18 @@ function answers(layout: VectorLayout, group: number, bias: bigint): Answer[] {
  * `weightsKey` they are cached per thread across jobs (a 1M-variant model is 123 × 256 KB).
  */
 type ChunkWeights = (PlainText | undefined)[];
-const weightCache = new LruCache<ChunkWeights>(256 * 2 ** 20, (ps) => ps.length * 262_144, (ps) => ps.forEach((p) => p?.delete()));
+const weightCaches = new WeakMap<Seal, LruCache<ChunkWeights>>(); // per SEAL instance: processor.ts may replace it
+function weightCacheOf(seal: Seal): LruCache<ChunkWeights> {
+  let cache = weightCaches.get(seal);
+  if (!cache) weightCaches.set(seal, (cache = new LruCache<ChunkWeights>(256 * 2 ** 20, (ps) => ps.length * 262_144, (ps) => ps.forEach((p) => p?.delete()))));
+  return cache;
+}
 
 /** `undefined` for a chunk whose weights are all zero at this scale. */
 function nttWeights(seal: Seal, ec: EvalContext, job: LinearJob, weightBits: number): { plains: ChunkWeights; release(): void } {
   const { layout } = job;
   const key = job.weightsKey && `${job.weightsKey}:${ec.preset.id}:${weightBits}:${layout.length}:${layout.chunkLength}`;
+  const weightCache = weightCacheOf(seal);
   const cached = key ? weightCache.get(key) : undefined;
   if (cached) return { plains: cached, release() {} };
   const t = ec.plainModulus as bigint;

@@ -5,7 +5,7 @@ import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '.
 import { failureReason, type JobData, type JobReturn, type LinearJobData, type ReportJobData } from '../server/queue.js';
 import { vectorLayout } from '../shared/layout.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
-import { getSeal, type Seal } from '../shared/seal.js';
+import { freshSeal, type Seal } from '../shared/seal.js';
 import { Store } from '../server/store.js';
 import { pack, WIRE_VERSION } from '../shared/wire.js';
 import { LruCache } from './cache.js';
@@ -29,18 +29,20 @@ interface ThreadEnv {
 
 let env: Promise<ThreadEnv> | undefined;
 
+const newContextCache = () => new LruCache<EvalContext>(32, () => 1, (ec) => ec.dispose());
+
 function threadEnv(): Promise<ThreadEnv> {
   env ??= (async () => {
     const cfg = config();
     if (!cfg.REDIS_URL) throw new Error('REDIS_URL is not set in the worker');
     const store = new Store(connectRedis(cfg.REDIS_URL, 'veil-worker'), keyPrefix(cfg.VEIL_PREFIX, cfg.REDIS_URL), cfg.RETENTION_SECONDS);
     return {
-      seal: await getSeal(),
+      seal: await freshSeal(),
       store,
       // Entries hold only an owner's keys (the SEAL context is shared per preset): CKKS Galois
       // keys are ~20 MB of WASM memory each, BFV entries a public key (and, in privacy.ts, a
       // small pool of encryptions of zero under it).
-      contexts: new LruCache<EvalContext>(32, () => 1, (ec) => ec.dispose()),
+      contexts: newContextCache(),
       models: new ModelLoader(store),
     };
   })();
@@ -106,6 +108,7 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
     }
     return await run(job as SandboxedJob<LinearJobData, JobReturn>);
   } catch (err) {
+    if (sealRefused(err)) await renewSeal();
     // failedReason is "code: message" (queue.ts parseFailure splits it for the API). Bad input fails once, for good;
     // anything else (Redis hiccup, a bug) is retried with backoff.
     const code = err instanceof VeilError ? err.code : 'internal';
@@ -113,4 +116,23 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
     if (isPermanentError(err)) throw Object.assign(new UnrecoverableError(message), { cause: err });
     throw new Error(message, { cause: err });
   }
+}
+
+/**
+ * SEAL refused this job's bytes (with VALIDATE_CIPHERTEXTS=worker the worker is the first to load
+ * them) or trapped: its heap may be corrupted without any sign, as the fuzzer found in the API's
+ * threads. Later jobs in this thread get a new instance; what lived in the old heap (contexts,
+ * cached weights: keyed by instance in evaluate.ts) is dropped, not deleted.
+ */
+function sealRefused(err: unknown): boolean {
+  return (err instanceof VeilError && err.code === 'invalid_ciphertext') || (err instanceof Error && err.name === 'RuntimeError');
+}
+
+async function renewSeal(): Promise<void> {
+  const e = await threadEnv();
+  const old = e.contexts;
+  e.contexts = newContextCache();
+  // Marks them dead for a scheduled pool refill (privacy.ts), without calling into the old heap.
+  for (const ec of old.values()) ec.publicKey = undefined;
+  e.seal = await freshSeal();
 }

@@ -56,8 +56,8 @@ export class RoundRobinClient {
     for (;;) {
       const r = await this.request('GET', `/v1/jobs/${jobId}/result?wait=5`, undefined, {}, deadline);
       if (r.status === 200) return { result: parseWire(jobResultSchema, unpack(r.body!), 'result') };
-      const code = errorCode(r.body);
-      if (r.status !== 409 || code !== 'not_ready' || Date.now() > deadline) return { error: `HTTP ${r.status ?? r.error} ${code}` };
+      const { code, message } = errorOf(r.body);
+      if (r.status !== 409 || code !== 'not_ready' || Date.now() > deadline) return { error: `HTTP ${r.status ?? r.error} ${code}: ${message.slice(0, 300)}` };
     }
   }
 
@@ -66,10 +66,11 @@ export class RoundRobinClient {
   }
 }
 
-function errorCode(body: Buffer | undefined): string {
+function errorOf(body: Buffer | undefined): { code: string; message: string } {
   try {
-    return (JSON.parse(body?.toString('utf8') ?? '') as { error?: { code?: string } }).error?.code ?? '';
+    const error = (JSON.parse(body?.toString('utf8') ?? '') as { error?: { code?: string; message?: string } }).error;
+    return { code: error?.code ?? '', message: error?.message ?? '' };
   } catch {
-    return '';
+    return { code: '', message: '' };
   }
 }

@@ -27,6 +27,8 @@ export interface FuzzOptions {
   /** Past this RSS the run stops early, so a bomb that works does not take the machine down. */
   hardCapMiB: number;
   healthzMs: number;
+  /** Stop sending after this many seconds of requests (0: no limit); the summary says how many were sent. */
+  maxSeconds?: number;
   bombMiB: number;
   scoringBombRows: number;
   /** Extra environment for the stack's roles (e.g. a lower MAX_MODEL_VARIANTS, so a short run's bomb exceeds it). */
@@ -52,6 +54,8 @@ export interface FuzzReport {
   healthzMax: number;
   honestJob: string;
   seconds: number;
+  /** Requests sent per second, set-up and the closing honest job excluded. */
+  requestsPerSecond: number;
   summary: string;
 }
 
@@ -72,6 +76,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   let monitor: Monitor | undefined;
   let honestJob: string;
   let sent = 0;
+  let requestSeconds: number;
   try {
     const token = await resolveToken(stack.apiUrl, fuzzSecret);
     const honestToken = await resolveToken(stack.apiUrl, honestSecret);
@@ -87,23 +92,31 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const rng = new Rng(opts.seed);
     const totalWeight = families.reduce((s, f) => s + f.weight, 0);
     const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+    // Every family once first (seeded order), so a short run covers the rare ones (bombs) too; then by weight.
+    const firstPass = families.map((f) => ({ f, k: rng.next() })).sort((a, b) => a.k - b.k).map(({ f }) => f);
     const pickFamily = () => {
+      const first = firstPass.shift();
+      if (first) return first;
       let x = rng.next() * totalWeight;
       for (const f of families) if ((x -= f.weight) < 0) return f;
       return families.at(-1) as Family;
     };
     const probe = FAMILIES.find((f) => f.name === 'jobs/honest')!.make(new Rng(0), target);
     let poisonedAfter: string | undefined;
+    const requestsStarted = performance.now();
+    const stopAt = opts.maxSeconds ? requestsStarted + opts.maxSeconds * 1000 : Infinity;
     const worker = async () => {
-      while (sent < opts.requests && !monitor!.overHardCap && monitor!.deaths.size === 0) {
+      while (sent < opts.requests && performance.now() < stopAt && !monitor!.overHardCap && monitor!.deaths.size === 0) {
         const n = ++sent;
         const f = pickFamily();
         // Cases are drawn in order from one seeded stream: the same seed replays the same requests.
         const c = f.make(rng, target);
         const family = c.family || f.name;
+        const t0 = performance.now();
         const r = await send(stack.apiUrl, c.req, { agent, timeoutMs: 60_000, keepBody: opts.trace });
+        const ms = performance.now() - t0;
         const outcome = r.status !== undefined ? String(r.status) : c.req.raw ? 'no_response' : `error:${(r.error ?? '').slice(0, 40)}`;
-        if (opts.trace) log(`#${n} ${family} → ${outcome} ${errorCode(r.body)}`);
+        if (opts.trace) log(`#${n} ${family} → ${outcome} ${errorCode(r.body)} ${ms.toFixed(0)} ms`);
         if (opts.probe && !poisonedAfter) {
           const p = await send(stack.apiUrl, probe.req, { agent });
           if (p.status !== 202 && p.status !== 200) log(`PROBE: an honest job got ${p.status ?? p.error} right after #${n} ${family} (→ ${outcome})`);
@@ -111,6 +124,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         }
         const stats = byFamily.get(family) ?? new Map<string, number>();
         stats.set(outcome, (stats.get(outcome) ?? 0) + 1);
+        stats.set('ms', (stats.get('ms') ?? 0) + ms); // total latency, for FUZZ_VERBOSE
         byFamily.set(family, stats);
         if (r.status !== undefined && r.status >= 500) violate(`${family}: HTTP ${r.status}`);
         if (c.mustReject && r.status !== undefined && r.status < 300) violate(`${family}: accepted (HTTP ${r.status}), must be refused`);
@@ -119,6 +133,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       }
     };
     await Promise.all(Array.from({ length: opts.concurrency }, worker));
+    requestSeconds = (performance.now() - requestsStarted) / 1000;
     agent.destroy();
     if (monitor.overHardCap) violate(`run stopped after ${sent} requests: a process passed the hard cap of ${opts.hardCapMiB} MiB`);
     await new Promise((r) => setTimeout(r, 500));
@@ -152,10 +167,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     healthzMax,
     honestJob,
     seconds,
+    requestsPerSecond: sent / Math.max(requestSeconds, 1e-3),
     summary: '',
   };
   report.summary =
-    `fuzz: ${sent} requests (seed ${opts.seed}, ${families.length} families, ${seconds.toFixed(0)} s), ${fivexx} 5xx, ${report.violations.length} violation kinds, ` +
+    `fuzz: ${sent}${sent < opts.requests ? ` of ${opts.requests}` : ''} requests (seed ${opts.seed}, ${families.length} families, ${seconds.toFixed(0)} s; ${(sent / Math.max(requestSeconds, 1e-3)).toFixed(1)} req/s), ${fivexx} 5xx, ${report.violations.length} violation kinds, ` +
     `${deaths.length} deaths, api rss max ${report.apiRssMax.toFixed(0)} MiB, worker rss max ${report.workerRssMax.toFixed(0)} MiB, ` +
     `healthz p99 ${healthzP99.toFixed(0)} ms (max ${healthzMax.toFixed(0)} ms), honest job ${honestJob}`;
   return report;

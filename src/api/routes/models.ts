@@ -5,6 +5,7 @@ import { jsonModelSchema, type ModelDetail, type ModelInfo } from '../../shared/
 import { tooManyVariants } from '../../shared/pgs.js';
 import { parseWire } from '../../shared/wire.js';
 import type { ModelWriteMode } from '../../server/model-write.js';
+import { RateLimitError } from '../../server/private-models.js';
 import { addJsonModel, addPgsModel, modelDetail, modelList, removeModel } from '../../server/services/models.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -16,8 +17,14 @@ export function modelRoutes(deps: ApiDeps): Router {
   const limit = deps.config.MAX_BODY_MB * 2 ** 20;
   const limits = { maxVariants: deps.config.MAX_MODEL_VARIANTS, maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20 };
 
-  /** Store the model in the body (JSON or a PGS Catalog scoring file). */
+  const gate = uploadGate(UPLOADS_WAITING);
+
+  /** Store the model in the body (JSON or a PGS Catalog scoring file), one upload at a time. */
   async function addModel(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
+    return gate(() => parseAndAdd(req, tenant, id, mode));
+  }
+
+  async function parseAndAdd(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
     if (req.is('application/json')) {
       const body = await readJson(req, limit);
       // Bounded before zod walks a huge array.
@@ -56,6 +63,34 @@ export function modelRoutes(deps: ApiDeps): Router {
     res.json((await modelDetail(deps, tenantOf(res), req.params.id, req.query.variants !== 'false')) satisfies ModelDetail);
   });
   return router;
+}
+
+/** Uploads waiting for the gate; past this, 429. */
+const UPLOADS_WAITING = 16;
+
+/**
+ * One model upload parses at a time in an API process: a file at MAX_MODEL_VARIANTS holds ~170 B
+ * of JS heap per variant until it is stored or refused (~700 MiB at the default 4M; the fuzzer's
+ * gzip bombs reach that from 1.5 MB), so concurrent uploads would multiply it. A waiting request
+ * holds only its socket (its body is not read yet); past `waiting`, 429 with Retry-After.
+ */
+function uploadGate(waiting: number) {
+  let busy = false;
+  const queue: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (busy) {
+      if (queue.length >= waiting) throw new RateLimitError('uploads_busy', 'other model uploads are being processed; retry shortly', 5);
+      await new Promise<void>((r) => queue.push(r));
+    }
+    busy = true;
+    try {
+      return await fn();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else busy = false;
+    }
+  };
 }
 
 /** A pass-through that fails with our 413 once more than `limit` bytes went through. */

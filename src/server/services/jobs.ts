@@ -54,16 +54,20 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
 
 /**
  * Check, store and queue a job. With an Idempotency-Key, a repeat names the first job instead
- * (`created: false`); its status is `unknown` once that job has expired.
+ * (`created: false`). A claim whose job was never queued (the first attempt died or lost Redis between claiming and queueing) is finished
+ * by the repeat, under the claimed id: BullMQ adds a job id once, so two finishers queue one job.
  */
 export async function submitJob(deps: ServiceDeps, tenant: string, tokenId: string, request: JobRequest, idempotencyKey?: string): Promise<JobAccepted & { created: boolean }> {
   const data = await checkJob(deps, tenant, request, tokenId);
-  const jobId = randomUUID();
+  let jobId: string = randomUUID();
   if (idempotencyKey) {
     const holder = await deps.store.claimIdempotencyKey(tenant, idempotencyKey, jobId);
     if (holder !== jobId) {
       const first = await deps.queue.getJob(holder);
-      return { jobId: holder, status: first ? toStatus(await first.getState()) : 'unknown', created: false };
+      if (first) return { jobId: holder, status: toStatus(await first.getState()), created: false };
+      // The claim expires before the job it names (both live a retention, the job's from its end), so no job
+      // means not queued (yet), or deleted by its owner: either way this repeat is the request to run.
+      jobId = holder;
     }
   }
   try {
@@ -71,11 +75,17 @@ export async function submitJob(deps: ServiceDeps, tenant: string, tokenId: stri
     await deps.store.putInputs(jobId, request.ciphertexts);
     await deps.queue.add(request.op, data, { ...jobOptions(deps.config.RETENTION_SECONDS, deps.config.JOB_ATTEMPTS), jobId });
   } catch (err) {
-    if (idempotencyKey) await deps.store.releaseIdempotencyKey(tenant, idempotencyKey);
-    await deps.store.deleteJobData(jobId);
+    await abandon(deps, tenant, jobId, idempotencyKey).catch(() => {}); // Redis may be what failed: a repeat finishes the claim then
     throw err;
   }
   return { jobId, status: 'queued', created: true };
+}
+
+/** Undo a submission that was not queued, unless a concurrent finisher of the same claim queued it. */
+async function abandon(deps: ServiceDeps, tenant: string, jobId: string, idempotencyKey?: string): Promise<void> {
+  if (await deps.queue.getJob(jobId)) return;
+  if (idempotencyKey) await deps.store.releaseIdempotencyKey(tenant, idempotencyKey);
+  await deps.store.deleteJobData(jobId);
 }
 
 export async function jobStatus(job: Job<JobData, JobReturn>): Promise<JobStatusBody> {
