@@ -1,9 +1,12 @@
 import type { BenchConfig } from './config.js';
+import type { CohortResult } from './cohort.js';
 import type { InProcessResult } from './inprocess.js';
 import type { LargeResult } from './large.js';
 import type { LockResult } from './lock.js';
+import type { MethodResult } from './method.js';
 import type { OwnersResult } from './owners.js';
 import type { SeedResult } from './seed.js';
+import { summaryRows, type Summary } from './summary.js';
 import type { ThroughputResult } from './throughput.js';
 import type { Stats } from './util.js';
 
@@ -14,6 +17,7 @@ export interface PresetResults {
   throughput2?: ThroughputResult;
   owners?: OwnersResult;
   large?: LargeResult;
+  cohort?: CohortResult;
 }
 
 export interface Check {
@@ -31,6 +35,10 @@ export interface BenchResults {
   config: BenchConfig;
   presets: Record<string, PresetResults>;
   lock?: LockResult;
+  /** The seed tutorial's CKKS method in the same node-seal (preset-independent). */
+  method?: MethodResult;
+  /** Issue 10's figures, each measured in this run. */
+  summary?: Summary;
   checks: Check[];
   /** Sections that threw (the run went on without them). */
   errors: { section: string; message: string }[];
@@ -108,6 +116,7 @@ export function render(r: BenchResults): string {
       table(`2. Throughput, seed GRS jobs/s: ${r.config.jobs} pre-encrypted jobs, ${r.config.inflight} in flight, until all results are fetched`, ['', ...tp], [
         ['in-process evaluateLinear (1 core, no HTTP/Redis)', ...tp.map((p) => num(r.presets[p]?.inprocess?.jobsPerSecond))],
         ['  in-process evaluate ms, median', ...tp.map((p) => med(r.presets[p]?.inprocess?.evaluateMs))],
+        ['  in-process worker compute ms per job (+ result message), median', ...tp.map((p) => med(r.presets[p]?.inprocess?.serverMs))],
         ['stack, 1 worker process', ...tp.map((p) => num(t1(p)?.jobsPerSecond))],
         ['stack, 2 worker processes', ...tp.map((p) => num(t2(p)?.jobsPerSecond))],
         ['  1 worker: evaluate ms median / latency ms median', ...tp.map((p) => `${med(t1(p)?.evaluate)} / ${med(t1(p)?.latency)}`)],
@@ -192,6 +201,23 @@ export function render(r: BenchResults): string {
     );
   }
 
+  const co = presets.filter((p) => r.presets[p]?.cohort);
+  if (co.length || r.method) {
+    const C = (p: string) => r.presets[p]!.cohort!;
+    const rows: (string | number)[][] = co.flatMap((p) => [
+      [`${p}: cohort (\`veil grs --all-samples\`), source`, `${C(p).source}, ${C(p).samples} × ${C(p).variants}, ${C(p).workers} workers`],
+      ['  end to end ms / samples per second', `${ms(C(p).endToEndMs)} / ${num(C(p).samplesPerSecond)}`],
+      ['  worker CPU ms / products per worker core-second', `${ms(C(p).workerCpuMs)} / ${(C(p).productsPerCoreSecond / 1e6).toFixed(2)}M`],
+      ['  CPU ms by process: worker / api / redis / bench client', ['worker', 'api', 'redis', 'bench'].map((k) => ms(C(p).cpuMsByRole[k])).join(' / ')],
+      ['  max |score − reference|', C(p).maxAbsError.toExponential(1)],
+    ]);
+    if (r.method) rows.push(['seed tutorial method (CKKS 8192, rotate-and-sum) ms, median (p10–p90)', medRange(r.method.methodMs)], ['  with input load + result save', medRange(r.method.methodWithIoMs)]);
+    out.push(table('6. Cohort scoring and the seed tutorial\'s method', ['', 'value'], rows));
+  }
+  if (r.summary) {
+    const s = r.summary;
+    out.push(table(`Summary (issue 10), ${s.preset}; load average ${s.loadAverage.start.join(' ')} → ${s.loadAverage.end.join(' ')} on ${r.machine.cpus} cores`, ['figure', 'this run', 'target', '', 'before', 'note'], summaryRows(s)));
+  }
   out.push(
     table('Checks', ['check', 'value', 'limit', 'ok'], r.checks.map((c) => [c.name, c.value.toExponential(2), c.limit.toExponential(0), c.ok ? 'ok' : 'FAIL'])),
   );
