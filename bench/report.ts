@@ -15,6 +15,8 @@ export interface PresetResults {
   seed?: SeedResult;
   throughput1?: ThroughputResult;
   throughput2?: ThroughputResult;
+  /** 1 worker, VALIDATE_CIPHERTEXTS=worker (default preset only). */
+  throughputWorkerValidation?: ThroughputResult;
   owners?: OwnersResult;
   large?: LargeResult;
   cohort?: CohortResult;
@@ -124,6 +126,8 @@ export function render(r: BenchResults): string {
         ['  worker utilization, 1 / 2 workers', ...tp.map((p) => `${num(t1(p)?.workerUtilization, 2)} / ${num(t2(p)?.workerUtilization, 2)}`)],
         ['  CPU ms/job, 1 worker: worker / api / redis / bench client', ...tp.map((p) => cpu(t1(p)))],
         ['  CPU ms/job, 2 workers: workers / api / redis / bench client', ...tp.map((p) => cpu(t2(p)))],
+        ['stack, 1 worker, VALIDATE_CIPHERTEXTS=worker: jobs/s', ...tp.map((p) => num(r.presets[p]?.throughputWorkerValidation?.jobsPerSecond))],
+        ['  CPU ms/job: worker / api / redis / bench client', ...tp.map((p) => cpu(r.presets[p]?.throughputWorkerValidation))],
         [`many owners: ${r.config.owners} key pairs × ${r.config.ownerRounds} rounds, 2 workers`, ...tp.map((p) => num(r.presets[p]?.owners?.jobsPerSecond, 2))],
         ['  many owners: evaluate ms median (p10–p90)', ...tp.map((p) => medRange(r.presets[p]?.owners?.evaluate))],
         ['  jobs restarted (stall/retry), 1 / 2 workers', ...tp.map((p) => `${t1(p)?.retried ?? '–'} / ${t2(p)?.retried ?? '–'}`)],
