@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { matchVcf, type GenotypeMatch } from '../src/producer/genomics/match.js';
 import { scoreSamples } from '../src/producer/genomics/score.js';
 import type { Owner } from '../src/producer/crypto.js';
+import { choosePacking, type Packing } from '../src/shared/layout.js';
 import { type BenchStack, cpuByRole } from './stack.js';
 import { log, now, rng, round } from './util.js';
 
@@ -14,6 +15,10 @@ export interface CohortResult {
   samples: number;
   variants: number;
   workers: number;
+  /** The packing used: the owner's own choice (choosePacking) unless the bench forced one. */
+  packing: Packing;
+  forced: boolean;
+  jobs: number;
   /** Encrypt, upload, evaluate, fetch, decrypt: `veil grs --all-samples` after the VCF is matched. */
   endToEndMs: number;
   samplesPerSecond: number;
@@ -56,7 +61,7 @@ function synthetic(samples: number, variants: number): { weights: number[]; matc
  * A 3,202 × 1,023 cohort scored the way `veil grs --all-samples` does, through a stack with
  * `workers` worker processes: real PGS000586 on the 1000 Genomes VCF when the data is present.
  */
-export async function cohort(s: BenchStack, owner: Owner): Promise<CohortResult> {
+export async function cohort(s: BenchStack, owner: Owner, force?: Packing): Promise<CohortResult> {
   const dir = pgsDataDir();
   let match: GenotypeMatch;
   let expected: Map<string, number>;
@@ -78,10 +83,12 @@ export async function cohort(s: BenchStack, owner: Owner): Promise<CohortResult>
     expected = syn.expected;
   }
   const variants = (await s.client.getModelInfo(modelId)).variants;
-  log(`cohort: ${source}, ${match.samples.length} samples × ${variants} variants, ${s.workerPids().length} workers`);
+  const packing = force ?? choosePacking(owner.preset, variants, match.samples.length);
+  log(`cohort: ${source}, ${match.samples.length} samples × ${variants} variants, ${s.workerPids().length} workers, ${packing} packing`);
+  const jobs0 = await s.queue.getJobCounts('completed');
   const cpu0 = cpuByRole();
   const t0 = now();
-  const scores = await scoreSamples(s.client, owner, modelId, match);
+  const scores = await scoreSamples(s.client, owner, modelId, match, undefined, { packing });
   const endToEndMs = now() - t0;
   const cpu1 = cpuByRole();
   const cpuMsByRole = Object.fromEntries(Object.entries(cpu1).map(([role, ms]) => [role, round(ms - (cpu0[role] ?? 0), 0)]));
@@ -94,6 +101,9 @@ export async function cohort(s: BenchStack, owner: Owner): Promise<CohortResult>
     samples: match.samples.length,
     variants,
     workers: s.workerPids().length,
+    packing,
+    forced: force !== undefined,
+    jobs: ((await s.queue.getJobCounts('completed')).completed ?? 0) - (jobs0.completed ?? 0),
     endToEndMs: round(endToEndMs, 0),
     samplesPerSecond: round(match.samples.length / (endToEndMs / 1000), 1),
     workerCpuMs,
@@ -102,7 +112,7 @@ export async function cohort(s: BenchStack, owner: Owner): Promise<CohortResult>
     maxAbsError: round(maxAbsError, 12),
   };
   log(
-    `cohort: ${out.samplesPerSecond} samples/s end to end, ${(out.productsPerCoreSecond / 1e6).toFixed(2)}M products per worker core-second, max |error| ${out.maxAbsError.toExponential(1)}`,
+    `cohort (${packing}): ${out.samplesPerSecond} samples/s end to end, ${(out.productsPerCoreSecond / 1e6).toFixed(2)}M products per worker core-second, max |error| ${out.maxAbsError.toExponential(1)}`,
   );
   return out;
 }

@@ -20,6 +20,7 @@ export interface PresetResults {
   owners?: OwnersResult;
   large?: LargeResult;
   cohort?: CohortResult;
+  cohortSample?: CohortResult;
 }
 
 export interface Check {
@@ -207,13 +208,12 @@ export function render(r: BenchResults): string {
 
   const co = presets.filter((p) => r.presets[p]?.cohort);
   if (co.length || r.method) {
-    const C = (p: string) => r.presets[p]!.cohort!;
-    const rows: (string | number)[][] = co.flatMap((p) => [
-      [`${p}: cohort (\`veil grs --all-samples\`), source`, `${C(p).source}, ${C(p).samples} × ${C(p).variants}, ${C(p).workers} workers`],
-      ['  end to end ms / samples per second', `${ms(C(p).endToEndMs)} / ${num(C(p).samplesPerSecond)}`],
-      ['  worker CPU ms / products per worker core-second', `${ms(C(p).workerCpuMs)} / ${(C(p).productsPerCoreSecond / 1e6).toFixed(2)}M`],
-      ['  CPU ms by process: worker / api / redis / bench client', ['worker', 'api', 'redis', 'bench'].map((k) => ms(C(p).cpuMsByRole[k])).join(' / ')],
-      ['  max |score − reference|', C(p).maxAbsError.toExponential(1)],
+    const rows: (string | number)[][] = co.flatMap((p) => [r.presets[p]!.cohort!, r.presets[p]!.cohortSample].flatMap((c) => (c ? [{ p, c }] : []))).flatMap(({ p, c }) => [
+      [`${p}: cohort (\`veil grs --all-samples\`), ${c.packing} packing${c.forced ? ' (forced)' : ' (owner\'s choice)'}`, `${c.source}, ${c.samples} × ${c.variants}, ${c.workers} workers, ${c.jobs} jobs`],
+      ['  end to end ms / samples per second', `${ms(c.endToEndMs)} / ${num(c.samplesPerSecond)}`],
+      ['  worker CPU ms / products per worker core-second', `${ms(c.workerCpuMs)} / ${(c.productsPerCoreSecond / 1e6).toFixed(2)}M`],
+      ['  CPU ms by process: worker / api / redis / bench client', ['worker', 'api', 'redis', 'bench'].map((k) => ms(c.cpuMsByRole[k])).join(' / ')],
+      ['  max |score − reference|', c.maxAbsError.toExponential(1)],
     ]);
     if (r.method) rows.push(['seed tutorial method (CKKS 8192, rotate-and-sum) ms, median (p10–p90)', medRange(r.method.methodMs)], ['  with input load + result save', medRange(r.method.methodWithIoMs)]);
     out.push(table('6. Cohort scoring and the seed tutorial\'s method', ['', 'value'], rows));

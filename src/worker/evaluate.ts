@@ -131,8 +131,9 @@ function answers(layout: VectorLayout, group: number, bias: bigint): Answer[] {
  * a multiply_plain costs 3 ms instead of 7 (measured, N = 8192). When every chunk has at most
  * MONOMIALS_MAX nonzero weights (the seed model has 5), one single-coefficient plaintext per weight
  * instead: SEAL multiplies by a monomial in coefficient form (~0.5 ms + a 0.1 ms add each, vs
- * ~4.8 ms for the NTT round trip and product). The product is the same ciphertext either way. With
- * a `weightsKey` they are cached per thread across jobs (a 1M-variant model is 123 × 256 KB).
+ * ~4.8 ms for the NTT round trip and product); with sample packing (chunks of 1) every weight is a
+ * scalar. The product is the same ciphertext either way. With a `weightsKey` they are cached per
+ * thread across jobs (a 1M-variant model is 123 × 256 KB).
  */
 interface ChunkWeights {
   ntt?: PlainText;
@@ -143,12 +144,14 @@ interface EncodedWeights {
   chunks: (ChunkWeights | undefined)[];
   /** Every chunk as monomials: products are summed in coefficient form. */
   sparse: boolean;
+  /** WASM bytes held (for the cache's budget). */
+  bytes: number;
 }
 const MONOMIALS_MAX = 6;
 const plainsOf = (w: EncodedWeights) => w.chunks.flatMap((c) => (c ? [...(c.monomials ?? []), ...(c.ntt ? [c.ntt] : [])] : []));
 const weightCache = new LruCache<EncodedWeights>(
   256 * 2 ** 20,
-  (w) => plainsOf(w).length * 262_144,
+  (w) => w.bytes,
   (w) => plainsOf(w).forEach((p) => p.delete()),
 );
 
@@ -160,37 +163,41 @@ function encodeWeights(seal: Seal, ec: EvalContext, job: LinearJob, weightBits: 
   const t = ec.plainModulus as bigint;
   const m = layout.chunkLength;
   const n = ec.preset.polyModulusDegree;
-  // Residues per chunk, reversed, and where they are nonzero.
-  const residues = Array.from({ length: layout.chunks }, (_, c) => {
-    const coeffs = new BigUint64Array(n);
-    const nonZero: number[] = [];
+  // Nonzero residues per chunk, at their reversed positions.
+  const terms = Array.from({ length: layout.chunks }, (_, c) => {
+    const out: { at: number; r: bigint }[] = [];
     const from = c * m;
     for (let i = from; i < Math.min(from + m, layout.length); i++) {
       const r = toResidue(toFixed(job.weights ? (job.weights[i] as number) : 1, weightBits), t);
-      coeffs[m - 1 - (i - from)] = r;
-      if (r !== 0n) nonZero.push(m - 1 - (i - from));
+      if (r !== 0n) out.push({ at: m - 1 - (i - from), r });
     }
-    return { coeffs, nonZero };
+    return out;
   });
-  const sparse = residues.every((r) => r.nonZero.length <= MONOMIALS_MAX);
+  const sparse = terms.every((ts) => ts.length <= MONOMIALS_MAX);
   const firstParms = ec.ctx.firstParmsId;
-  const chunks = residues.map(({ coeffs, nonZero }): ChunkWeights | undefined => {
-    if (nonZero.length === 0) return undefined;
+  let bytes = 0;
+  const chunks = terms.map((ts): ChunkWeights | undefined => {
+    if (ts.length === 0) return undefined;
     if (sparse) {
+      // A plaintext as long as its one coefficient needs: sample packing keeps one per variant.
       return {
-        monomials: nonZero.map((at) => {
-          const mono = new BigUint64Array(n);
-          mono[at] = coeffs[at] as bigint;
+        monomials: ts.map(({ at, r }) => {
+          const mono = new BigUint64Array(at + 1);
+          mono[at] = r;
+          bytes += 8 * (at + 1) + 64;
           return makePlaintext(seal, ec.ctx, mono);
         }),
       };
     }
+    const coeffs = new BigUint64Array(n);
+    for (const { at, r } of ts) coeffs[at] = r;
     const plain = makePlaintext(seal, ec.ctx, coeffs);
     ec.evaluator.plainTransformToNtt(plain, firstParms, plain);
+    bytes += 262_144;
     return { ntt: plain };
   });
   firstParms.delete();
-  const encoded: EncodedWeights = { chunks, sparse };
+  const encoded: EncodedWeights = { chunks, sparse, bytes };
   if (!key) return { ...encoded, release: () => plainsOf(encoded).forEach((p) => p.delete()) };
   weightCache.set(key, encoded);
   return { ...encoded, release() {} };

@@ -31,9 +31,10 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
   const model = request.op === 'grs' ? await getModelMeta(deps.store, tenant, request.modelId) : undefined;
   const length = model ? model.variants : (request as Extract<JobRequest, { op: 'mean' }>).count;
   const samples = request.op === 'grs' ? request.samples : 1;
-  const layout = vectorLayout(preset, length, samples);
+  const packing = (request.op === 'grs' && request.packing) || 'coeff';
+  const layout = vectorLayout(preset, length, samples, packing);
   if (request.ciphertexts.length !== layout.ciphertexts) {
-    throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
+    throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id}${packing === 'sample' ? ', sample packing,' : ''} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
   }
   // SEAL's checks run in the validation pool's threads (or in the worker, per VALIDATE_CIPHERTEXTS).
   await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`), deps.config.VALIDATE_CIPHERTEXTS === 'api');
@@ -45,6 +46,7 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
     ...(request.op === 'grs' ? { modelId: request.modelId, modelDigest: model?.digest, modelVersion: model?.version } : {}),
     length,
     samples,
+    ...(packing !== 'coeff' ? { packing } : {}),
     scaleBits: request.scaleBits,
     valueBits: request.valueBits,
     ciphertexts: layout.ciphertexts,
