@@ -19,6 +19,8 @@ export interface InProcessResult {
   serverMs: Stats;
   /** The same in CPU time of this process (steadier on a shared machine). */
   serverCpuMs: Stats;
+  /** CPU between jobs: privacy.ts preparing the next re-randomization mask (Enc_pk(0) + uniform U). */
+  maskCpuMs: Stats;
   /** Process RSS (bytes) after a warm-up, half-way and at the end of the timed evaluations. */
   rss: { before: number; half: number; after: number; growthPerThousand: number };
   maxAbsError: number;
@@ -74,8 +76,11 @@ export async function inProcess(preset: PresetId, evaluations: number): Promise<
     // One macrotask between jobs, as a worker thread has while it fetches the next job from Redis:
     // privacy.ts makes the next re-randomization mask there (counted in jobsPerSecond, not serverMs).
     const idle = () => new Promise<void>((r) => setImmediate(r));
+    const masks: number[] = [];
     for (let i = 0; i < evaluations; i++) {
+      const m = cpuNow();
       await idle();
+      masks.push(cpuNow() - m);
       const c = cpuNow();
       const t = now();
       const r = await once(i);
@@ -93,6 +98,7 @@ export async function inProcess(preset: PresetId, evaluations: number): Promise<
       evaluateMs: stats(evals),
       serverMs: stats(times),
       serverCpuMs: stats(cpu),
+      maskCpuMs: stats(masks),
       rss: { before, half, after, growthPerThousand: Math.round(((after - before) / evaluations) * 1000) },
       maxAbsError: round(maxAbsError, 12),
     };
