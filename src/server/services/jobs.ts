@@ -98,39 +98,44 @@ export async function jobStatus(job: Job<JobData, JobReturn>): Promise<JobStatus
 /**
  * A job's result bytes, waiting up to `waitSeconds` for it (long-poll by polling Redis with a
  * growing interval: cheap, and needs no event stream). `gone()` says the caller hung up. The job
- * is read once (tenant check); a poll is one GET of the result key, and the job's state (a Lua
- * script plus the job hash) is read only every few polls and at the end, to report a failure: on
- * a busy API, polling the state every time cost more CPU than the rest of a job's intake.
+ * is read once (tenant check); a poll is one round trip of two ZSCOREs (is the id in BullMQ's
+ * completed or failed set?), not the job hash and a Lua state script: on a busy API that polling
+ * cost more CPU than the rest of a job's intake.
  */
 export async function awaitResult(deps: ServiceDeps, tenant: string, id: string, waitSeconds: number, gone: () => boolean): Promise<Buffer> {
   const job = await ownJob(deps, tenant, id);
   const jobId = job.id as string;
   const deadline = Date.now() + waitSeconds * 1000;
-  for (let poll = 0, delay = 25; ; poll++, delay = Math.min(delay * 2, 100)) {
-    const bytes = await deps.store.getResult(jobId);
-    if (bytes) return bytes;
-    const last = Date.now() + delay > deadline || gone();
-    if (last || poll % STATE_EVERY === 0) {
+  for (let delay = 25; ; delay = Math.min(delay * 2, 100)) {
+    const finished = await finishedAs(deps, jobId);
+    if (finished === 'completed') {
+      const bytes = await deps.store.getResult(jobId);
+      if (!bytes) throw new VeilError('result_gone', 'the result was deleted or has expired', 410);
+      return bytes;
+    }
+    if (finished === 'failed') {
+      const error = parseFailure((await ownJob(deps, tenant, id)).failedReason);
+      throw new VeilError('job_failed', `the job failed: ${error.code}: ${error.message}`, 409);
+    }
+    if (Date.now() + delay > deadline || gone()) {
       const state = await job.getState();
-      // Completed between the GET and the state read, or its result expired/was deleted.
-      if (state === 'completed') {
-        const late = await deps.store.getResult(jobId);
-        if (!late) throw new VeilError('result_gone', 'the result was deleted or has expired', 410);
-        return late;
-      }
-      if (state === 'failed') {
-        const failed = await ownJob(deps, tenant, id);
-        const error = parseFailure(failed.failedReason);
-        throw new VeilError('job_failed', `the job failed: ${error.code}: ${error.message}`, 409);
-      }
-      if (last) throw new VeilError('not_ready', `job is ${toStatus(state)}; retry later or pass ?wait=SECONDS (≤ ${MAX_RESULT_WAIT_SECONDS})`, 409);
+      // Finished since the poll: the next one reads it.
+      if (state === 'completed' || state === 'failed') continue;
+      throw new VeilError('not_ready', `job is ${toStatus(state)}; retry later or pass ?wait=SECONDS (≤ ${MAX_RESULT_WAIT_SECONDS})`, 409);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
 }
 
-/** Polls between two reads of a waiting job's state (~0.4 s at the 100 ms poll interval). */
-const STATE_EVERY = 4;
+/** Whether BullMQ has moved the job to its completed or failed set (one round trip). */
+async function finishedAs(deps: ServiceDeps, jobId: string): Promise<'completed' | 'failed' | undefined> {
+  const replies = await deps.store.redis.pipeline().zscore(deps.queue.toKey('completed'), jobId).zscore(deps.queue.toKey('failed'), jobId).exec();
+  const [completed, failed] = (replies ?? []).map(([err, score]) => {
+    if (err) throw err;
+    return score !== null;
+  });
+  return completed ? 'completed' : failed ? 'failed' : undefined;
+}
 
 export async function deleteJob(deps: ServiceDeps, tenant: string, id: string): Promise<void> {
   const job = await ownJob(deps, tenant, id);
