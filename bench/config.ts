@@ -4,7 +4,7 @@ import { DEFAULT_PRESET, PRESET_IDS, type PresetId } from '../src/shared/params.
  * Benchmark sizes, from the environment. `BENCH_QUICK=1` is a ~1-minute smoke run; every size can
  * be overridden on its own (e.g. `BENCH_JOBS=500 npm run bench`).
  */
-export const SECTIONS = ['seed', 'inprocess', 'throughput', 'owners', 'memory', 'lock', 'large'] as const;
+export const SECTIONS = ['seed', 'inprocess', 'method', 'throughput', 'owners', 'memory', 'cohort', 'lock', 'large'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchConfig {
@@ -25,6 +25,8 @@ export interface BenchConfig {
   memoryAt: number[];
   /** In-process evaluations (one core, no HTTP/Redis) for jobs/s and RSS before/after. */
   inprocess: number;
+  /** Timed runs of the seed tutorial's CKKS method (seedMethodMs). */
+  methodRuns: number;
   /** Lock-renewal check: model size, jobs, samples per job, the workers' JOB_LOCK_MS. */
   lockVariants: number;
   lockJobs: number;
@@ -80,6 +82,7 @@ export function benchConfig(): BenchConfig {
     ownerRounds: int('BENCH_OWNER_ROUNDS', 2, 1),
     memoryAt,
     inprocess: int('BENCH_INPROC', quick ? 60 : 2000, 1),
+    methodRuns: int('BENCH_METHOD_RUNS', quick ? 30 : 200, 1),
     lockVariants: int('BENCH_LOCK_VARIANTS', quick ? 100_000 : 500_000, 1),
     lockJobs: int('BENCH_LOCK_JOBS', quick ? 2 : 6, 1),
     lockSamples: int('BENCH_LOCK_SAMPLES', quick ? 1 : 4, 1),

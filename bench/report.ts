@@ -1,9 +1,12 @@
 import type { BenchConfig } from './config.js';
+import type { CohortResult } from './cohort.js';
 import type { InProcessResult } from './inprocess.js';
 import type { LargeResult } from './large.js';
 import type { LockResult } from './lock.js';
+import type { MethodResult } from './method.js';
 import type { OwnersResult } from './owners.js';
 import type { SeedResult } from './seed.js';
+import { summaryRows, type Summary } from './summary.js';
 import type { ThroughputResult } from './throughput.js';
 import type { Stats } from './util.js';
 
@@ -12,8 +15,12 @@ export interface PresetResults {
   seed?: SeedResult;
   throughput1?: ThroughputResult;
   throughput2?: ThroughputResult;
+  /** 1 worker, VALIDATE_CIPHERTEXTS=worker (default preset only). */
+  throughputWorkerValidation?: ThroughputResult;
   owners?: OwnersResult;
   large?: LargeResult;
+  cohort?: CohortResult;
+  cohortSample?: CohortResult;
 }
 
 export interface Check {
@@ -31,6 +38,10 @@ export interface BenchResults {
   config: BenchConfig;
   presets: Record<string, PresetResults>;
   lock?: LockResult;
+  /** The seed tutorial's CKKS method in the same node-seal (preset-independent). */
+  method?: MethodResult;
+  /** Issue 10's figures, each measured in this run. */
+  summary?: Summary;
   checks: Check[];
   /** Sections that threw (the run went on without them). */
   errors: { section: string; message: string }[];
@@ -108,6 +119,7 @@ export function render(r: BenchResults): string {
       table(`2. Throughput, seed GRS jobs/s: ${r.config.jobs} pre-encrypted jobs, ${r.config.inflight} in flight, until all results are fetched`, ['', ...tp], [
         ['in-process evaluateLinear (1 core, no HTTP/Redis)', ...tp.map((p) => num(r.presets[p]?.inprocess?.jobsPerSecond))],
         ['  in-process evaluate ms, median', ...tp.map((p) => med(r.presets[p]?.inprocess?.evaluateMs))],
+        ['  in-process worker compute ms per job (+ result message), median', ...tp.map((p) => med(r.presets[p]?.inprocess?.serverMs))],
         ['stack, 1 worker process', ...tp.map((p) => num(t1(p)?.jobsPerSecond))],
         ['stack, 2 worker processes', ...tp.map((p) => num(t2(p)?.jobsPerSecond))],
         ['  1 worker: evaluate ms median / latency ms median', ...tp.map((p) => `${med(t1(p)?.evaluate)} / ${med(t1(p)?.latency)}`)],
@@ -115,6 +127,8 @@ export function render(r: BenchResults): string {
         ['  worker utilization, 1 / 2 workers', ...tp.map((p) => `${num(t1(p)?.workerUtilization, 2)} / ${num(t2(p)?.workerUtilization, 2)}`)],
         ['  CPU ms/job, 1 worker: worker / api / redis / bench client', ...tp.map((p) => cpu(t1(p)))],
         ['  CPU ms/job, 2 workers: workers / api / redis / bench client', ...tp.map((p) => cpu(t2(p)))],
+        ['stack, 1 worker, VALIDATE_CIPHERTEXTS=worker: jobs/s', ...tp.map((p) => num(r.presets[p]?.throughputWorkerValidation?.jobsPerSecond))],
+        ['  CPU ms/job: worker / api / redis / bench client', ...tp.map((p) => cpu(r.presets[p]?.throughputWorkerValidation))],
         [`many owners: ${r.config.owners} key pairs × ${r.config.ownerRounds} rounds, 2 workers`, ...tp.map((p) => num(r.presets[p]?.owners?.jobsPerSecond, 2))],
         ['  many owners: evaluate ms median (p10–p90)', ...tp.map((p) => medRange(r.presets[p]?.owners?.evaluate))],
         ['  jobs restarted (stall/retry), 1 / 2 workers', ...tp.map((p) => `${t1(p)?.retried ?? '–'} / ${t2(p)?.retried ?? '–'}`)],
@@ -192,6 +206,22 @@ export function render(r: BenchResults): string {
     );
   }
 
+  const co = presets.filter((p) => r.presets[p]?.cohort);
+  if (co.length || r.method) {
+    const rows: (string | number)[][] = co.flatMap((p) => [r.presets[p]!.cohort!, r.presets[p]!.cohortSample].flatMap((c) => (c ? [{ p, c }] : []))).flatMap(({ p, c }) => [
+      [`${p}: cohort (\`veil grs --all-samples\`), ${c.packing} packing${c.forced ? ' (forced)' : ' (owner\'s choice)'}`, `${c.source}, ${c.samples} × ${c.variants}, ${c.workers} workers, ${c.jobs} jobs`],
+      ['  end to end ms / samples per second', `${ms(c.endToEndMs)} / ${num(c.samplesPerSecond)}`],
+      ['  worker CPU ms / products per worker core-second', `${ms(c.workerCpuMs)} / ${(c.productsPerCoreSecond / 1e6).toFixed(2)}M`],
+      ['  CPU ms by process: worker / api / redis / bench client', ['worker', 'api', 'redis', 'bench'].map((k) => ms(c.cpuMsByRole[k])).join(' / ')],
+      ['  max |score − reference|', c.maxAbsError.toExponential(1)],
+    ]);
+    if (r.method) rows.push(['seed tutorial method (CKKS 8192, rotate-and-sum) ms, median (p10–p90)', medRange(r.method.methodMs)], ['  with input load + result save', medRange(r.method.methodWithIoMs)]);
+    out.push(table('6. Cohort scoring and the seed tutorial\'s method', ['', 'value'], rows));
+  }
+  if (r.summary) {
+    const s = r.summary;
+    out.push(table(`Summary (issue 10), ${s.preset}; load average ${s.loadAverage.start.join(' ')} → ${s.loadAverage.end.join(' ')} on ${r.machine.cpus} cores`, ['figure', 'this run', 'target', '', 'before', 'note'], summaryRows(s)));
+  }
   out.push(
     table('Checks', ['check', 'value', 'limit', 'ok'], r.checks.map((c) => [c.name, c.value.toExponential(2), c.limit.toExponential(0), c.ok ? 'ok' : 'FAIL'])),
   );

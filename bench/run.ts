@@ -5,19 +5,22 @@
  * a correctness check fails (decrypted values, relative error of the large GRS, stalled jobs).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { generateKeys, type Owner } from '../src/producer/crypto.js';
-import type { PresetId } from '../src/shared/params.js';
+import { DEFAULT_PRESET, type PresetId } from '../src/shared/params.js';
 import { SEED_MODEL } from '../src/stack/demo.js';
+import { cohort } from './cohort.js';
 import { benchConfig, type BenchConfig, type Section } from './config.js';
 import { inProcess } from './inprocess.js';
 import { largeGrs } from './large.js';
 import { lockHealth } from './lock.js';
+import { seedMethod } from './method.js';
 import { manyOwners } from './owners.js';
 import { render, type BenchResults, type Check, type PresetResults } from './report.js';
 import { seedScenarios } from './seed.js';
 import { benchStack, ownerFor, type BenchStack } from './stack.js';
+import { summarize } from './summary.js';
 import { throughput } from './throughput.js';
 import { log } from './util.js';
 
@@ -63,7 +66,8 @@ async function benchPreset(preset: PresetId, cfg: BenchConfig, on: (s: Section) 
     log(`${preset}: in-process evaluation × ${cfg.inprocess}`);
     res.inprocess = await guard(`${preset} inprocess`, () => inProcess(preset, cfg.inprocess));
   }
-  if (on('seed') || on('throughput') || on('owners')) {
+  const withCohort = on('cohort') && preset === DEFAULT_PRESET;
+  if (on('seed') || on('throughput') || on('owners') || withCohort) {
     await guard(`${preset} 2-worker stack`, () =>
       withStack(2, {}, async (s) => {
         if (on('seed')) res.seed = await guard(`${preset} seed`, () => seedScenarios(s, preset, cfg));
@@ -76,6 +80,11 @@ async function benchPreset(preset: PresetId, cfg: BenchConfig, on: (s: Section) 
           );
         }
         if (on('owners')) res.owners = await guard(`${preset} owners`, () => manyOwners(s, preset, cfg.owners, cfg.ownerRounds, cfg.inflight));
+        if (withCohort) {
+          res.cohort = await guard(`${preset} cohort`, () => withOwner(s, keys, (owner) => cohort(s, owner)));
+          // The same cohort forced into sample packing (one ciphertext per variant), whatever the owner would pick.
+          res.cohortSample = await guard(`${preset} cohort, sample packing`, () => withOwner(s, keys, (owner) => cohort(s, owner, 'sample')));
+        }
       }),
     );
   }
@@ -91,6 +100,18 @@ async function benchPreset(preset: PresetId, cfg: BenchConfig, on: (s: Section) 
             });
           }
           if (large) res.large = await guard(`${preset} large`, () => largeGrs(s, owner, cfg.largeVariants));
+        }),
+      ),
+    );
+  }
+  // Where full ciphertext validation is cheapest: the same 1-worker run with SEAL's checks left to
+  // the worker (which loads every input anyway) instead of the API's validation threads.
+  if (on('throughput') && preset === DEFAULT_PRESET) {
+    res.throughputWorkerValidation = await guard(`${preset} throughput 1 worker, VALIDATE_CIPHERTEXTS=worker`, () =>
+      withStack(1, { VALIDATE_CIPHERTEXTS: 'worker' }, (s) =>
+        withOwner(s, keys, async (owner) => {
+          await s.client.addModelJson(SEED_MODEL);
+          return throughput(s, owner, { jobs: cfg.jobs, inflight: cfg.inflight, label: `${preset} 1 worker, worker-side validation` });
         }),
       ),
     );
@@ -111,9 +132,13 @@ function checks(r: BenchResults): Check[] {
     add(`${p} in-process GRS |score − (−0.03)|`, pr.inprocess?.maxAbsError, 1e-4);
     add(`${p} stack 1 worker GRS |score − (−0.03)|`, pr.throughput1?.maxAbsError, 1e-4);
     add(`${p} stack 2 workers GRS |score − (−0.03)|`, pr.throughput2?.maxAbsError, 1e-4);
-    add(`${p} jobs restarted (stall/retry) in throughput runs`, pr.throughput1 || pr.throughput2 ? (pr.throughput1?.retried ?? 0) + (pr.throughput2?.retried ?? 0) : undefined, 0);
+    add(`${p} stack 1 worker (worker-side validation) GRS |score − (−0.03)|`, pr.throughputWorkerValidation?.maxAbsError, 1e-4);
+    add(`${p} jobs restarted (stall/retry) in throughput runs`, pr.throughput1 || pr.throughput2 ? (pr.throughput1?.retried ?? 0) + (pr.throughput2?.retried ?? 0) + (pr.throughputWorkerValidation?.retried ?? 0) : undefined, 0);
     add(`${p} large GRS relative error`, pr.large?.relativeError, 1e-6);
+    add(`${p} cohort max |score − PLINK 2 / plaintext|`, pr.cohort?.maxAbsError, 1e-4);
+    add(`${p} cohort, sample packing, max |score − PLINK 2 / plaintext|`, pr.cohortSample?.maxAbsError, 1e-4);
   }
+  add('seed tutorial method |score − (−0.03)|', r.method?.maxAbsError, 1e-4);
   if (r.lock) {
     add('lock: stalled events + restarted jobs', r.lock.stalledEvents + r.lock.restartedJobs + r.lock.maxStalledCounter, 0);
     add("lock: 'failed' events", r.lock.failedEvents, 0);
@@ -127,6 +152,7 @@ async function main(): Promise<number> {
   const on = (s: Section) => cfg.sections.includes(s);
   const startedAt = new Date();
   const t0 = performance.now();
+  const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
   log(`presets ${cfg.presets.join(', ')}; sections ${cfg.sections.join(', ')}${cfg.quick ? ' (quick)' : ''}`);
   const results: BenchResults = {
     version: 1,
@@ -139,6 +165,7 @@ async function main(): Promise<number> {
     errors: [],
     ok: false,
   };
+  if (on('method')) results.method = await guard('method', () => seedMethod(cfg.methodRuns));
   for (const preset of cfg.presets) results.presets[preset] = await benchPreset(preset, cfg, on);
   if (on('lock')) {
     results.lock = await guard('lock', async () => {
@@ -149,6 +176,8 @@ async function main(): Promise<number> {
     });
   }
   results.durationSeconds = (performance.now() - t0) / 1000;
+  const main = results.presets[DEFAULT_PRESET];
+  results.summary = summarize(DEFAULT_PRESET, main, results.method, { start: loadStart, end: loadavg().map((x) => Number(x.toFixed(2))) });
   results.checks = checks(results);
   results.errors = errors;
   results.ok = results.checks.every((c) => c.ok) && errors.length === 0;

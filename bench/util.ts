@@ -34,6 +34,15 @@ export const round = (x: number, digits = 3): number => (Number.isFinite(x) ? Nu
 
 export const now = (): number => performance.now();
 
+/**
+ * CPU time (user + system, ms) this process has used: on a shared machine a synchronous step's CPU
+ * time is steadier than its wall time, which counts the time other processes held the core.
+ */
+export const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /** Time an async or sync function; returns its value and the elapsed milliseconds. */
 export async function timed<T>(fn: () => T | Promise<T>): Promise<[T, number]> {
   const t0 = now();

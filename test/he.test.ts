@@ -59,6 +59,22 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
     });
   });
 
+  it.skipIf(getPreset(preset).encoding !== 'coeff')('scores a sparse model (few nonzero weights per chunk, multiplied as monomials) like a dense one', async () => {
+    // 4 nonzero weights spread over 3 chunks (the worker's monomial path) and the same with one
+    // more nonzero weight per chunk than that path takes (the NTT path): both exact.
+    const length = 20_000;
+    const at = [3, 8_500, 8_191, 19_999];
+    const sparse = new Float64Array(length);
+    at.forEach((i, k) => (sparse[i] = k % 2 ? -0.37 * (k + 1) : 0.21 * (k + 1)));
+    const dense = Float64Array.from(sparse);
+    for (let i = 0; i < length; i += 97) dense[i] = dense[i] || 0.013;
+    const samples = Array.from({ length: 2 }, () => Float64Array.from({ length }, () => Math.floor(Math.random() * 3)));
+    for (const weights of [sparse, dense]) {
+      const got = await dot(samples, weights, -0.5, undefined, true);
+      samples.forEach((x, s) => expect(relErr(got[s]!, x.reduce((acc, v, i) => acc + v * weights[i]!, -0.5))).toBeLessThan(1e-6));
+    }
+  });
+
   it('sums random real values over several ciphertexts (mean)', async () => {
     const values = Array.from({ length: 10_000 }, () => 40 + Math.random() * 80);
     const [sum] = await dot([values], undefined, 0, 1 / values.length);

@@ -3,7 +3,7 @@ import { loadPublicContext, presetContext, type EvalContext } from '../shared/co
 import { InvalidInputError } from '../shared/errors.js';
 import { bitsFor, valueScaleBits } from '../shared/fixed.js';
 import { DEFAULT_VALUE_BITS } from '../shared/readings.js';
-import { resultPosition, vectorLayout, type VectorLayout } from '../shared/layout.js';
+import { resultPosition, vectorLayout, type Packing, type VectorLayout } from '../shared/layout.js';
 import { buildContext, DEFAULT_PRESET, getPreset, presetParmsBytes, type PresetId } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
 import { getSeal, withScope, type Seal } from '../shared/seal.js';
@@ -107,10 +107,10 @@ export class Owner {
    * `maxAbs` declares the values' range (default: the purpose's); scale and width follow from it
    * and the public length alone.
    */
-  encryptVectors(samples: ArrayLike<number>[], opts: { purpose: 'dot' | 'sum'; scaleBits?: number; maxAbs?: number }): EncryptedVector {
+  encryptVectors(samples: ArrayLike<number>[], opts: { purpose: 'dot' | 'sum'; scaleBits?: number; maxAbs?: number; packing?: Packing }): EncryptedVector {
     const first = samples[0];
     if (!first) throw new InvalidInputError('invalid_input', 'nothing to encrypt');
-    const layout = vectorLayout(this.preset, first.length, samples.length);
+    const layout = vectorLayout(this.preset, first.length, samples.length, opts.packing);
     const maxAbs = opts.maxAbs ?? (opts.purpose === 'dot' ? MAX_DOSAGE : 2 ** DEFAULT_VALUE_BITS - 1);
     // CKKS has its own (fixed) scale; coefficient encoding's follows from the op and the length.
     const preset = this.preset;

@@ -1,5 +1,5 @@
 import { VeilError } from '../shared/errors.js';
-import { vectorLayout } from '../shared/layout.js';
+import { vectorLayout, type Packing } from '../shared/layout.js';
 import { applyLink } from '../shared/model.js';
 import { WIRE_VERSION, type JobResult } from '../shared/wire.js';
 import type { JobStatusBody, VeilClient } from './client.js';
@@ -32,16 +32,23 @@ export interface SubmitOptions {
  * Submit a GRS job: one dosage vector per sample, in the model's variant order. `hardCalls`
  * declares whole-number dosages (the source has nothing else): the weights then get 16 more bits.
  */
-export async function submitGrs(client: VeilClient, owner: Owner, modelId: string, dosages: ArrayLike<number>[], opts: SubmitOptions & { hardCalls?: boolean } = {}): Promise<string> {
+export async function submitGrs(
+  client: VeilClient,
+  owner: Owner,
+  modelId: string,
+  dosages: ArrayLike<number>[],
+  opts: SubmitOptions & { hardCalls?: boolean; packing?: Packing } = {},
+): Promise<string> {
   const model = await client.getModelInfo(modelId);
   for (const d of dosages) {
     if (d.length !== model.variants) {
       throw new VeilError('wrong_length', `model ${modelId} has ${model.variants} variants; got ${d.length} dosages (list them in the model's variant order)`);
     }
   }
-  const enc = owner.encryptVectors(dosages, { purpose: 'dot', ...(opts.hardCalls ? { scaleBits: HARD_CALL_SCALE_BITS } : {}) });
+  const packing = opts.packing ?? 'coeff';
+  const enc = owner.encryptVectors(dosages, { purpose: 'dot', packing, ...(opts.hardCalls ? { scaleBits: HARD_CALL_SCALE_BITS } : {}) });
   const contextId = await client.uploadContext(owner.publicContext);
-  return client.submit({ v: WIRE_VERSION, op: 'grs', contextId, modelId, samples: dosages.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }, opts.idempotencyKey);
+  return client.submit({ v: WIRE_VERSION, op: 'grs', contextId, modelId, samples: dosages.length, ...(packing !== 'coeff' ? { packing } : {}), scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }, opts.idempotencyKey);
 }
 
 export async function submitMean(client: VeilClient, owner: Owner, values: number[], opts: SubmitOptions = {}): Promise<string> {
@@ -57,7 +64,7 @@ export async function submitMean(client: VeilClient, owner: Owner, values: numbe
  */
 export async function finish(client: VeilClient, owner: Owner, result: JobResult): Promise<(GrsOutcome | MeanOutcome | ReportOutcome)[]> {
   if (result.op === 'report') return [await finishReport(client, owner, result)];
-  const layout = vectorLayout(owner.preset, result.length, result.samples);
+  const layout = vectorLayout(owner.preset, result.length, result.samples, result.packing ?? 'coeff');
   const values = owner.decryptResult(result, layout);
   if (result.op === 'mean') {
     const mean = owner.preset.encoding === 'coeff' ? (values[0] as number) / result.length : (values[0] as number);

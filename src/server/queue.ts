@@ -1,3 +1,4 @@
+import type { Packing } from '../shared/layout.js';
 import type { JobsOptions } from 'bullmq';
 import type { JobStatus } from '../shared/api.js';
 import type { ReportOp } from '../shared/dataset.js';
@@ -20,6 +21,8 @@ export interface LinearJobData {
   /** Values per sample and samples: with the context's preset they fix the layout. */
   length: number;
   samples: number;
+  /** grs: the inputs' packing (absent: 'coeff'). */
+  packing?: Packing;
   scaleBits: number;
   valueBits: number;
   ciphertexts: number;

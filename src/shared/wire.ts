@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { contextIdSchema } from './api.js';
 import { DATASET_KINDS, REPORT_OPS } from './dataset.js';
 import { InvalidInputError } from './errors.js';
+import { PACKINGS } from './layout.js';
 import { LINKS } from './model.js';
 import { PRESET_IDS } from './params.js';
 
@@ -82,6 +83,8 @@ export const jobRequestSchema = z.discriminatedUnion('op', [
     op: z.literal('grs'),
     modelId: z.string().min(1).max(128),
     samples: z.number().int().min(1).max(100_000).default(1),
+    /** How samples sit in the ciphertexts (shared/layout.ts; absent: 'coeff'): the owner picks, the worker follows. */
+    packing: z.enum(PACKINGS).optional(),
   }).strict(),
   z.object({
     ...common,
@@ -101,6 +104,8 @@ export const jobResultSchema = z
     /** Enough to decrypt with nothing but the keys: the layout and, for grs, the model. */
     length: z.number().int().min(1),
     samples: z.number().int().min(1),
+    /** The inputs' packing when not 'coeff': it fixes where each sample's score is. */
+    packing: z.enum(PACKINGS).optional(),
     modelId: z.string().optional(),
     /** grs: the model's link, so the owner finishes a score without asking for the model. */
     link: z.enum(LINKS).optional(),

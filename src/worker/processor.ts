@@ -67,7 +67,7 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
   const data = job.data;
   const jobId = job.id;
   const ec = await evalContext(e, data.tenant, data.contextId);
-  const layout = vectorLayout(ec.preset, data.length, data.samples);
+  const layout = vectorLayout(ec.preset, data.length, data.samples, data.packing ?? 'coeff');
   const model = data.op === 'grs' ? await e.models.load(data.tenant, data.modelId as string, data.modelDigest, 'job was submitted; submit it again') : undefined;
   const result = await evaluateLinear(e.seal, ec, {
     layout,
@@ -91,6 +91,7 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
     preset: ec.preset.id,
     length: data.length,
     samples: data.samples,
+    ...(data.packing && data.packing !== 'coeff' ? { packing: data.packing } : {}),
     ...(data.modelId ? { modelId: data.modelId } : {}),
     ...(model ? { link: model.meta.link } : {}),
     scaleBits: result.scaleBits,

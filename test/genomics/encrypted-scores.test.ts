@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matchVcf, type VcfMatchOptions } from '../../src/producer/genomics/match.js';
 import { scoreSamples } from '../../src/producer/genomics/score.js';
+import { choosePacking, type Packing } from '../../src/shared/layout.js';
+import { DEFAULT_PRESET, getPreset } from '../../src/shared/params.js';
 import { parsePgsScoringFile } from '../../src/shared/pgs.js';
 import { useStackWithOwner } from '../helpers/stack.js';
 import { Oracle, plinkScores, readCohort, sampleLetters, twentyThreeText } from './cohort-23andme.js';
@@ -31,10 +33,10 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
     expect(await f.client.addModelFile(await readFile(dataPath('PGS001229_22.txt')))).toMatchObject({ modelId: 'PGS001229', variants: 835 });
   });
 
-  async function scoreAll(modelId: string, vcf: string, opts: VcfMatchOptions = {}) {
+  async function scoreAll(modelId: string, vcf: string, opts: VcfMatchOptions = {}, packing?: Packing) {
     const model = await f.client.getModel(modelId);
     const match = await matchVcf({ variants: model.variantList, metadata: model.metadata }, createReadStream(dataPath(vcf)), opts);
-    return { match, scores: await scoreSamples(f.client, f.owner, modelId, match) };
+    return { match, scores: await scoreSamples(f.client, f.owner, modelId, match, undefined, { packing }) };
   }
 
   it('PGS000586 on all 3,202 1000 Genomes samples equals PLINK 2 score_sum (±1e-4)', async () => {
@@ -43,6 +45,17 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
     const want = expected('expected_scores.tsv', 'score_sum');
     expect(scores).toHaveLength(want.size);
     for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), s.sample).toBeLessThan(1e-4);
+  });
+
+  it('sample packing (one ciphertext per variant, sample k at coefficient k, scalar products) gives the same PLINK 2 sums', async () => {
+    // CINECA: 2,504 samples × 835 variants in one job of 835 ciphertexts; missing calls mean-imputed.
+    const { scores } = await scoreAll('PGS001229', 'cineca_synthetic_subset.vcf.gz', {}, 'sample');
+    const want = expected('expected_scores_PGS001229_22_cineca.tsv', 'score_sum');
+    expect(scores).toHaveLength(want.size);
+    for (const s of scores) expect(Math.abs(s.score - want.get(s.sample)!), s.sample).toBeLessThan(1e-4);
+    // The owner picks sample packing by itself once it takes no more ciphertexts (N samples or more).
+    expect(choosePacking(getPreset(DEFAULT_PRESET), 835, 2504)).toBe('coeff');
+    expect(choosePacking(getPreset(DEFAULT_PRESET), 835, 8192)).toBe('sample');
   });
 
   it("reproduces the PGS Catalog Calculator's own sums on its variant set (chr1-22, no A/T or C/G SNPs)", async () => {

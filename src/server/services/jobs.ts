@@ -31,9 +31,10 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
   const model = request.op === 'grs' ? await getModelMeta(deps.store, tenant, request.modelId) : undefined;
   const length = model ? model.variants : (request as Extract<JobRequest, { op: 'mean' }>).count;
   const samples = request.op === 'grs' ? request.samples : 1;
-  const layout = vectorLayout(preset, length, samples);
+  const packing = (request.op === 'grs' && request.packing) || 'coeff';
+  const layout = vectorLayout(preset, length, samples, packing);
   if (request.ciphertexts.length !== layout.ciphertexts) {
-    throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
+    throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id}${packing === 'sample' ? ', sample packing,' : ''} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
   }
   // SEAL's checks run in the validation pool's threads (or in the worker, per VALIDATE_CIPHERTEXTS).
   await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`), deps.config.VALIDATE_CIPHERTEXTS === 'api');
@@ -45,6 +46,7 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
     ...(request.op === 'grs' ? { modelId: request.modelId, modelDigest: model?.digest, modelVersion: model?.version } : {}),
     length,
     samples,
+    ...(packing !== 'coeff' ? { packing } : {}),
     scaleBits: request.scaleBits,
     valueBits: request.valueBits,
     ciphertexts: layout.ciphertexts,
@@ -105,27 +107,44 @@ export async function jobStatus(job: Job<JobData, JobReturn>): Promise<JobStatus
 
 /**
  * A job's result bytes, waiting up to `waitSeconds` for it (long-poll by polling Redis with a
- * growing interval: cheap, and needs no event stream). `gone()` says the caller hung up.
+ * growing interval: cheap, and needs no event stream). `gone()` says the caller hung up. The job
+ * is read once (tenant check); a poll is one round trip of two ZSCOREs (is the id in BullMQ's
+ * completed or failed set?), not the job hash and a Lua state script: on a busy API that polling
+ * cost more CPU than the rest of a job's intake.
  */
 export async function awaitResult(deps: ServiceDeps, tenant: string, id: string, waitSeconds: number, gone: () => boolean): Promise<Buffer> {
+  const job = await ownJob(deps, tenant, id);
+  const jobId = job.id as string;
   const deadline = Date.now() + waitSeconds * 1000;
   for (let delay = 25; ; delay = Math.min(delay * 2, 100)) {
-    const job = await ownJob(deps, tenant, id);
-    const state = await job.getState();
-    if (state === 'completed') {
-      const bytes = await deps.store.getResult(job.id as string);
+    const finished = await finishedAs(deps, jobId);
+    if (finished === 'completed') {
+      const bytes = await deps.store.getResult(jobId);
       if (!bytes) throw new VeilError('result_gone', 'the result was deleted or has expired', 410);
       return bytes;
     }
-    if (state === 'failed') {
-      const error = parseFailure(job.failedReason);
+    if (finished === 'failed') {
+      const error = parseFailure((await ownJob(deps, tenant, id)).failedReason);
       throw new VeilError('job_failed', `the job failed: ${error.code}: ${error.message}`, 409);
     }
     if (Date.now() + delay > deadline || gone()) {
+      const state = await job.getState();
+      // Finished since the poll: the next one reads it.
+      if (state === 'completed' || state === 'failed') continue;
       throw new VeilError('not_ready', `job is ${toStatus(state)}; retry later or pass ?wait=SECONDS (≤ ${MAX_RESULT_WAIT_SECONDS})`, 409);
     }
     await new Promise((r) => setTimeout(r, delay));
   }
+}
+
+/** Whether BullMQ has moved the job to its completed or failed set (one round trip). */
+async function finishedAs(deps: ServiceDeps, jobId: string): Promise<'completed' | 'failed' | undefined> {
+  const replies = await deps.store.redis.pipeline().zscore(deps.queue.toKey('completed'), jobId).zscore(deps.queue.toKey('failed'), jobId).exec();
+  const [completed, failed] = (replies ?? []).map(([err, score]) => {
+    if (err) throw err;
+    return score !== null;
+  });
+  return completed ? 'completed' : failed ? 'failed' : undefined;
 }
 
 export async function deleteJob(deps: ServiceDeps, tenant: string, id: string): Promise<void> {
