@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { VeilError } from '../shared/errors.js';
+import { PACKINGS, type Packing } from '../shared/layout.js';
 import { parseNumbers, type CliContext } from './cli-context.js';
 import { matchVcf, match23andMe, type GenotypeMatch } from './genomics/match.js';
 import { scoreSamples } from './genomics/score.js';
@@ -21,6 +22,7 @@ interface GrsOptions {
   autosomesOnly?: boolean;
   excludeAmbiguous?: boolean;
   wait: boolean;
+  packing: string;
 }
 
 /** A progress bar on stderr for people; nothing for --json or a pipe. */
@@ -70,6 +72,7 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
     .option('--ds', 'use the VCF DS (dosage) field instead of GT, like plink2 --vcf dosage=DS')
     .option('--autosomes-only', 'use chr1-22 only')
     .option('--exclude-ambiguous', 'skip strand-ambiguous A/T and C/G SNPs (with --autosomes-only: the PGS Catalog Calculator\'s variant set)')
+    .option('--packing <layout>', 'with --all-samples: auto (fewer ciphertexts), coeff (samples side by side) or sample (one ciphertext per variant)', 'auto')
     .option('--no-wait', 'submit only; print the job id')
     .action(async (o: GrsOptions) => {
       const sources = [o.genotype, o.vcf, o['23andme']].filter(Boolean).length;
@@ -96,7 +99,9 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
         }
         const bar = progressBar(ctx, 'scoring');
         bar?.start(match.samples.length, 0);
-        const scores = await scoreSamples(ctx.client(), owner, o.model, match, (done) => bar?.update(done));
+        if (o.packing !== 'auto' && !(PACKINGS as readonly string[]).includes(o.packing)) throw new VeilError('invalid_input', `--packing must be auto, ${PACKINGS.join(' or ')}`);
+        const packing = o.packing === 'auto' ? undefined : (o.packing as Packing);
+        const scores = await scoreSamples(ctx.client(), owner, o.model, match, (done) => bar?.update(done), { packing });
         bar?.stop();
         if (ctx.json()) for (const s of scores) ctx.output({ ...s });
         else {
