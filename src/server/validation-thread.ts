@@ -16,7 +16,14 @@ const port = parentPort;
 if (!port) throw new Error('validation-thread.ts runs as a worker thread');
 
 /** This thread's SEAL instance; replaced by a fresh one (a new heap) after every refusal SEAL took part in. */
-let instance: Promise<Seal> = freshSeal();
+let instance = renewed();
+
+function renewed(): Promise<Seal> {
+  const next = freshSeal();
+  // A thread that cannot make an instance is of no use: it exits, and the pool starts another.
+  next.catch(() => process.exit(1));
+  return next;
+}
 
 port.on('message', (task: ValidationTask) => void validate(port, task));
 
@@ -41,7 +48,7 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
     // loads (the fuzzer found both). So after a refusal SEAL took part in, the next task gets a new
     // instance (a new heap, from the compiled module: seal.ts); honest uploads never pay for it.
     const error = replyError(err);
-    if (!BEFORE_SEAL.has(error.code)) instance = freshSeal();
+    if (!BEFORE_SEAL.has(error.code)) instance = renewed();
     port.postMessage({ id: task.id, ok: false, error } satisfies ValidationReply);
   }
 }

@@ -11,9 +11,9 @@ export type TextInput = Readable | Uint8Array;
  * multi-member files decompress whole). A Readable is consumed and destroyed when done.
  * `onBytes` gets the running count of input (compressed) bytes, for progress bars. More than
  * `maxTextBytes` of text (after decompression) is a 413 `decompressed_too_large`: a 0.6 MB gzip
- * holds 30M rows.
+ * holds 30M rows. A gzip input may also inflate at most `maxInflation` times (see textLimit).
  */
-export async function* readLines(input: TextInput, errorCode: string, onBytes?: (total: number) => void, maxTextBytes = Infinity): AsyncGenerator<string> {
+export async function* readLines(input: TextInput, errorCode: string, onBytes?: (total: number) => void, maxTextBytes = Infinity, maxInflation = Infinity): AsyncGenerator<string> {
   const chunks = countedChunks(input, onBytes);
   let head = Buffer.alloc(0);
   while (head.length < 2) {
@@ -24,8 +24,10 @@ export async function* readLines(input: TextInput, errorCode: string, onBytes?: 
   if (head.length === 0) return;
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   const raw = Readable.from(prepend(head, chunks));
-  const inflated = gzip ? raw.pipe(createGunzip()) : raw;
-  const text = inflated.pipe(textLimit(maxTextBytes));
+  const gunzip = gzip ? createGunzip() : undefined;
+  const inflated = gunzip ? raw.pipe(gunzip) : raw;
+  // bytesWritten: compressed bytes zlib has consumed so far (not what is buffered ahead of it).
+  const text = inflated.pipe(textLimit(maxTextBytes, gunzip ? maxInflation : Infinity, () => gunzip?.bytesWritten ?? 0));
   // pipe() does not forward errors: a read or gzip error must end the line reader.
   for (const stage of new Set([raw, inflated])) stage.on('error', (err) => text.destroy(err));
   try {
@@ -44,14 +46,23 @@ export async function* readLines(input: TextInput, errorCode: string, onBytes?: 
   }
 }
 
-/** A pass-through that fails once more than `max` bytes went through. */
-function textLimit(max: number): Transform {
+/** Text below this is never refused for its inflation ratio. */
+const INFLATION_SLACK = 4 * 2 ** 20;
+
+/**
+ * A pass-through that fails once more than `max` bytes went through, or (past INFLATION_SLACK)
+ * more than `inflation` times the compressed bytes read so far: a gzip bomb is refused after a few
+ * MB of text, before its rows are parsed, instead of at the text cap.
+ */
+function textLimit(max: number, inflation: number, compressed: () => number): Transform {
   let total = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       total += chunk.length;
       if (total > max) done(new VeilError('decompressed_too_large', `the file holds more than ${max} bytes of text (MAX_MODEL_TEXT_MB); split it or raise the limit`, 413));
-      else done(null, chunk);
+      else if (total > INFLATION_SLACK && total > inflation * compressed()) {
+        done(new VeilError('decompressed_too_large', `the gzip file inflates more than ${inflation}× (scoring files inflate ~3×); send it uncompressed`, 413));
+      } else done(null, chunk);
     },
   });
 }

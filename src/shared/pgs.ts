@@ -65,6 +65,8 @@ export interface PgsLimits {
   maxVariants?: number;
   /** More text than this after decompression: 413 `decompressed_too_large`. */
   maxTextBytes?: number;
+  /** A gzip file that inflates more than this many times: 413 `decompressed_too_large`. */
+  maxInflation?: number;
 }
 
 /** Parse a scoring file. `fallbackName` names the model when the header has no pgs_name/pgs_id. */
@@ -78,7 +80,7 @@ export async function parsePgsScoringFile(input: TextInput, fallbackName = 'unna
   let lineNo = 0;
   let rows = 0;
 
-  for await (const raw of readLines(input, 'invalid_model', undefined, limits.maxTextBytes)) {
+  for await (const raw of readLines(input, 'invalid_model', undefined, limits.maxTextBytes, limits.maxInflation)) {
     lineNo++;
     const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (line.startsWith('#')) {

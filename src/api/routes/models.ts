@@ -15,9 +15,10 @@ import { PGS_TYPES } from '../http.js';
 export function modelRoutes(deps: ApiDeps): Router {
   const router = Router();
   const limit = deps.config.MAX_BODY_MB * 2 ** 20;
-  const limits = { maxVariants: deps.config.MAX_MODEL_VARIANTS, maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20 };
+  // Scoring files inflate ~3× (PGS Catalog); a 1.5 MB gzip of 30M rows, ~400×.
+  const limits = { maxVariants: deps.config.MAX_MODEL_VARIANTS, maxTextBytes: deps.config.MAX_MODEL_TEXT_MB * 2 ** 20, maxInflation: 64 };
 
-  const gate = uploadGate(UPLOADS_WAITING);
+  const gate = uploadGate();
 
   /** Store the model in the body (JSON or a PGS Catalog scoring file), one upload at a time. */
   async function addModel(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
@@ -65,30 +66,21 @@ export function modelRoutes(deps: ApiDeps): Router {
   return router;
 }
 
-/** Uploads waiting for the gate; past this, 429. */
-const UPLOADS_WAITING = 16;
-
 /**
  * One model upload parses at a time in an API process: a file at MAX_MODEL_VARIANTS holds ~170 B
- * of JS heap per variant until it is stored or refused (~700 MiB at the default 4M; the fuzzer's
- * gzip bombs reach that from 1.5 MB), so concurrent uploads would multiply it. A waiting request
- * holds only its socket (its body is not read yet); past `waiting`, 429 with Retry-After.
+ * of JS heap per variant until it is stored or refused (~700 MiB at the default 4M), so concurrent
+ * uploads would multiply it. Another upload meanwhile gets 429 with Retry-After at once (waiting
+ * behind a long parse would run into clients' timeouts).
  */
-function uploadGate(waiting: number) {
+function uploadGate() {
   let busy = false;
-  const queue: (() => void)[] = [];
   return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (busy) {
-      if (queue.length >= waiting) throw new RateLimitError('uploads_busy', 'other model uploads are being processed; retry shortly', 5);
-      await new Promise<void>((r) => queue.push(r));
-    }
+    if (busy) throw new RateLimitError('uploads_busy', 'another model upload is being processed; retry shortly', 5);
     busy = true;
     try {
       return await fn();
     } finally {
-      const next = queue.shift();
-      if (next) next();
-      else busy = false;
+      busy = false;
     }
   };
 }
