@@ -51,7 +51,10 @@ function int(name: string, dflt: number, min = 0): number {
 function list<T extends string>(name: string, allowed: readonly T[], dflt: readonly T[]): T[] {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return [...dflt];
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const it of items) if (!(allowed as readonly string[]).includes(it)) throw new Error(`${name}: '${it}' is not one of ${allowed.join(', ')}`);
   return items as T[];
 }

@@ -24,7 +24,16 @@ async function measure(appendfsync: AppendFsync, owner: Owner) {
     // One encryption, submitted JOBS times: the client's own encryption is not what is measured.
     const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
     const contextId = await client.uploadContext(owner.publicContext);
-    const job: JobRequest = { v: WIRE_VERSION, op: 'grs', contextId, modelId: SEED_MODEL.id, samples: 1, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts };
+    const job: JobRequest = {
+      v: WIRE_VERSION,
+      op: 'grs',
+      contextId,
+      modelId: SEED_MODEL.id,
+      samples: 1,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: enc.ciphertexts,
+    };
     let next = 0;
     const ids: string[] = [];
     const t0 = performance.now();
@@ -50,10 +59,14 @@ try {
   for (const mode of ['everysec', 'always'] as const) {
     const row = await measure(mode, owner);
     rows.push(row);
-    console.log(`appendfsync ${mode.padEnd(8)}  accepted ${row.acceptedPerSecond.toFixed(1)} jobs/s  completed ${row.completedPerSecond.toFixed(1)} jobs/s  (${JOBS} seed GRS jobs, ${CONCURRENCY} clients, 2 workers)`);
+    console.log(
+      `appendfsync ${mode.padEnd(8)}  accepted ${row.acceptedPerSecond.toFixed(1)} jobs/s  completed ${row.completedPerSecond.toFixed(1)} jobs/s  (${JOBS} seed GRS jobs, ${CONCURRENCY} clients, 2 workers)`,
+    );
   }
   const [everysec, always] = rows as [(typeof rows)[0], (typeof rows)[0]];
-  console.log(`durability: always/everysec = ${(always.completedPerSecond / everysec.completedPerSecond).toFixed(2)} end to end, ${(always.acceptedPerSecond / everysec.acceptedPerSecond).toFixed(2)} at intake`);
+  console.log(
+    `durability: always/everysec = ${(always.completedPerSecond / everysec.completedPerSecond).toFixed(2)} end to end, ${(always.acceptedPerSecond / everysec.acceptedPerSecond).toFixed(2)} at intake`,
+  );
 } finally {
   owner.dispose();
 }

@@ -54,11 +54,25 @@ export async function inProcess(preset: PresetId, evaluations: number): Promise<
       });
       const packStart = now();
       // The result message, as the worker stores it.
-      const bytes = pack({ v: WIRE_VERSION, jobId: `bench-${i}`, op: 'grs', preset, length: enc.layout.length, samples: 1, modelId: SEED_MODEL.id, link: SEED_MODEL.link, scaleBits: res.scaleBits, ciphertexts: res.ciphertexts });
+      const bytes = pack({
+        v: WIRE_VERSION,
+        jobId: `bench-${i}`,
+        op: 'grs',
+        preset,
+        length: enc.layout.length,
+        samples: 1,
+        modelId: SEED_MODEL.id,
+        link: SEED_MODEL.link,
+        scaleBits: res.scaleBits,
+        ciphertexts: res.ciphertexts,
+      });
       return { res, enc, bytes, evaluated: packStart - te };
     };
     const check = (r: Awaited<ReturnType<typeof once>>) => {
-      const [score] = owner.decryptResult({ v: 1, jobId: 'bench', op: 'grs', preset, length: r.enc.layout.length, samples: 1, scaleBits: r.res.scaleBits, ciphertexts: r.res.ciphertexts }, r.enc.layout);
+      const [score] = owner.decryptResult(
+        { v: 1, jobId: 'bench', op: 'grs', preset, length: r.enc.layout.length, samples: 1, scaleBits: r.res.scaleBits, ciphertexts: r.res.ciphertexts },
+        r.enc.layout,
+      );
       maxAbsError = Math.max(maxAbsError, Math.abs((score ?? NaN) - SEED_SCORE));
     };
     const warm = Math.min(50, Math.max(5, Math.floor(evaluations / 20)));

@@ -66,12 +66,23 @@ export async function largeGrs(s: BenchStack, owner: Owner, variants: number): P
   let t0 = now();
   await s.client.addModelJson(model);
   const modelUploadMs = now() - t0;
-  log(`${owner.preset.id}: large GRS model (${variants} variants, ${(modelJsonBytes / 2 ** 20).toFixed(1)} MiB JSON) uploaded in ${modelUploadMs.toFixed(0)} ms`);
+  log(
+    `${owner.preset.id}: large GRS model (${variants} variants, ${(modelJsonBytes / 2 ** 20).toFixed(1)} MiB JSON) uploaded in ${modelUploadMs.toFixed(0)} ms`,
+  );
 
   const tStart = now();
   const enc = owner.encryptVectors([dosages], { purpose: 'dot' });
   const encryptMs = now() - tStart;
-  const req: JobRequest = { v: WIRE_VERSION, op: 'grs', contextId: owner.contextId, modelId, samples: 1, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts };
+  const req: JobRequest = {
+    v: WIRE_VERSION,
+    op: 'grs',
+    contextId: owner.contextId,
+    modelId,
+    samples: 1,
+    scaleBits: enc.scaleBits,
+    valueBits: enc.valueBits,
+    ciphertexts: enc.ciphertexts,
+  };
   const uploadBytes = pack(req).length;
   t0 = now();
   const jobId = await s.client.submit(req);
@@ -120,6 +131,8 @@ export async function largeGrs(s: BenchStack, owner: Owner, variants: number): P
     workerRss: workerRss(s).map((w) => w.rss),
     apiRss: apiRss(s),
   };
-  log(`${owner.preset.id}: large GRS total ${(totalMs / 1000).toFixed(2)} s, evaluate ${out.evaluateMs} ms (warm ${out.evaluateWarmMs}), relative error ${out.relativeError.toExponential(2)}`);
+  log(
+    `${owner.preset.id}: large GRS total ${(totalMs / 1000).toFixed(2)} s, evaluate ${out.evaluateMs} ms (warm ${out.evaluateWarmMs}), relative error ${out.relativeError.toExponential(2)}`,
+  );
   return out;
 }

@@ -48,9 +48,20 @@ export async function lockHealth(s: BenchStack, owner: Owner, opts: { variants: 
     const dosages = Array.from({ length: opts.samples }, () => Uint8Array.from({ length: opts.variants }, () => Math.floor(rand() * 3)));
     const expected = dosages.map((d) => d.reduce((a, x, i) => a + x * (weights[i] as number), 0));
     const enc = owner.encryptVectors(dosages, { purpose: 'dot' });
-    const req: JobRequest = { v: WIRE_VERSION, op: 'grs', contextId: owner.contextId, modelId, samples: opts.samples, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts };
-    log(`lock: ${opts.jobs} jobs × ${opts.samples} samples × ${opts.variants} variants (${enc.ciphertexts.length} ciphertexts each), JOB_LOCK_MS ${opts.lockMs}`);
-      const t0 = now();
+    const req: JobRequest = {
+      v: WIRE_VERSION,
+      op: 'grs',
+      contextId: owner.contextId,
+      modelId,
+      samples: opts.samples,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: enc.ciphertexts,
+    };
+    log(
+      `lock: ${opts.jobs} jobs × ${opts.samples} samples × ${opts.variants} variants (${enc.ciphertexts.length} ciphertexts each), JOB_LOCK_MS ${opts.lockMs}`,
+    );
+    const t0 = now();
     // All jobs at once: the worker runs one while the API and Redis take in the others.
     const ids = await pool(opts.jobs, opts.jobs, async () => {
       const id = await s.client.submit(req);
@@ -80,7 +91,9 @@ export async function lockHealth(s: BenchStack, owner: Owner, opts: { variants: 
       failedEvents,
       maxRelativeError: Math.max(...ids.map((j) => j.err)),
     };
-    log(`lock: evaluate median ${result.evaluate.median} ms (${result.evaluateOverLock}× the lock), stalled events ${stalledEvents}, restarted jobs ${result.restartedJobs}`);
+    log(
+      `lock: evaluate median ${result.evaluate.median} ms (${result.evaluateOverLock}× the lock), stalled events ${stalledEvents}, restarted jobs ${result.restartedJobs}`,
+    );
     return result;
   } finally {
     await events.close();

@@ -34,7 +34,16 @@ export async function manyOwners(s: BenchStack, preset: PresetId, owners: number
     await s.client.addModelJson(SEED_MODEL);
     const requests: JobRequest[] = list.map((o) => {
       const enc = o.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
-      return { v: WIRE_VERSION, op: 'grs', contextId: o.contextId, modelId: SEED_MODEL.id, samples: 1, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts };
+      return {
+        v: WIRE_VERSION,
+        op: 'grs',
+        contextId: o.contextId,
+        modelId: SEED_MODEL.id,
+        samples: 1,
+        scaleBits: enc.scaleBits,
+        valueBits: enc.valueBits,
+        ciphertexts: enc.ciphertexts,
+      };
     });
     const jobs = owners * rounds;
     const latencies: number[] = [];

@@ -45,7 +45,15 @@ const ec = loadPublicContext(seal, keys.publicContext);
 const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
 const layout = vectorLayout(ec.preset, SEED_GENOTYPE.length, 1);
 const weights = Float64Array.from(SEED_MODEL.weights);
-const job = () => ({ layout, weights, weightsKey: `bench:${SEED_MODEL.id}`, bias: SEED_MODEL.bias, scaleBits: enc.scaleBits, valueBits: enc.valueBits, input: async (j: number) => enc.ciphertexts[j]! });
+const job = () => ({
+  layout,
+  weights,
+  weightsKey: `bench:${SEED_MODEL.id}`,
+  bias: SEED_MODEL.bias,
+  scaleBits: enc.scaleBits,
+  valueBits: enc.valueBits,
+  input: async (j: number) => enc.ciphertexts[j]!,
+});
 // The answer coefficient of the seed job (one sample, one chunk) and its noise bound, as evaluate.ts sets them.
 const answers: Answer[] = [{ index: layout.chunkLength - 1, value: 123456789n }];
 const topNoise = FRESH_NOISE * 2 ** 53;
@@ -61,7 +69,10 @@ for (let i = 0; i < RUNS + 3; i++) {
   const res = await evaluateLinear(seal, ec, job());
   if (i >= 3) jobMs.push(performance.now() - t);
   resultBytes = res.ciphertexts.reduce((n, c) => n + c.length, 0);
-  const [score] = owner.decryptResult({ v: 1, jobId: 'bench', op: 'grs', preset: PRESET, length: layout.length, samples: 1, scaleBits: res.scaleBits, ciphertexts: res.ciphertexts }, layout);
+  const [score] = owner.decryptResult(
+    { v: 1, jobId: 'bench', op: 'grs', preset: PRESET, length: layout.length, samples: 1, scaleBits: res.scaleBits, ciphertexts: res.ciphertexts },
+    layout,
+  );
   maxAbsError = Math.max(maxAbsError, Math.abs((score ?? NaN) - SEED_SCORE));
 }
 

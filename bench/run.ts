@@ -96,7 +96,12 @@ async function benchPreset(preset: PresetId, cfg: BenchConfig, on: (s: Section) 
           if (on('throughput') || on('memory')) {
             res.throughput1 = await guard(`${preset} throughput 1 worker`, async () => {
               await s.client.addModelJson(SEED_MODEL);
-              return throughput(s, owner, { jobs: cfg.jobs, inflight: cfg.inflight, checkpoints: on('memory') ? cfg.memoryAt : [], label: `${preset} 1 worker` });
+              return throughput(s, owner, {
+                jobs: cfg.jobs,
+                inflight: cfg.inflight,
+                checkpoints: on('memory') ? cfg.memoryAt : [],
+                label: `${preset} 1 worker`,
+              });
             });
           }
           if (large) res.large = await guard(`${preset} large`, () => largeGrs(s, owner, cfg.largeVariants));
@@ -133,7 +138,13 @@ function checks(r: BenchResults): Check[] {
     add(`${p} stack 1 worker GRS |score − (−0.03)|`, pr.throughput1?.maxAbsError, 1e-4);
     add(`${p} stack 2 workers GRS |score − (−0.03)|`, pr.throughput2?.maxAbsError, 1e-4);
     add(`${p} stack 1 worker (worker-side validation) GRS |score − (−0.03)|`, pr.throughputWorkerValidation?.maxAbsError, 1e-4);
-    add(`${p} jobs restarted (stall/retry) in throughput runs`, pr.throughput1 || pr.throughput2 ? (pr.throughput1?.retried ?? 0) + (pr.throughput2?.retried ?? 0) + (pr.throughputWorkerValidation?.retried ?? 0) : undefined, 0);
+    add(
+      `${p} jobs restarted (stall/retry) in throughput runs`,
+      pr.throughput1 || pr.throughput2
+        ? (pr.throughput1?.retried ?? 0) + (pr.throughput2?.retried ?? 0) + (pr.throughputWorkerValidation?.retried ?? 0)
+        : undefined,
+      0,
+    );
     add(`${p} large GRS relative error`, pr.large?.relativeError, 1e-6);
     add(`${p} cohort max |score − PLINK 2 / plaintext|`, pr.cohort?.maxAbsError, 1e-4);
     add(`${p} cohort, sample packing, max |score − PLINK 2 / plaintext|`, pr.cohortSample?.maxAbsError, 1e-4);
@@ -158,7 +169,13 @@ async function main(): Promise<number> {
     version: 1,
     startedAt: startedAt.toISOString(),
     durationSeconds: 0,
-    machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? '?', memoryBytes: totalmem(), platform: `${process.platform}-${process.arch}` },
+    machine: {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? '?',
+      memoryBytes: totalmem(),
+      platform: `${process.platform}-${process.arch}`,
+    },
     config: cfg,
     presets: {},
     checks: [],

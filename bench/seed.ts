@@ -41,17 +41,49 @@ function request(owner: Owner, scenario: Scenario): { req: JobRequest; ms: numbe
   if (scenario === 'grs') {
     const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
     const ms = now() - t0;
-    return { ms, req: { v: WIRE_VERSION, op: 'grs', contextId: owner.contextId, modelId: SEED_MODEL.id, samples: 1, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts } };
+    return {
+      ms,
+      req: {
+        v: WIRE_VERSION,
+        op: 'grs',
+        contextId: owner.contextId,
+        modelId: SEED_MODEL.id,
+        samples: 1,
+        scaleBits: enc.scaleBits,
+        valueBits: enc.valueBits,
+        ciphertexts: enc.ciphertexts,
+      },
+    };
   }
   const enc = owner.encryptVectors([SEED_HEART_RATES], { purpose: 'sum' });
   const ms = now() - t0;
-  return { ms, req: { v: WIRE_VERSION, op: 'mean', contextId: owner.contextId, count: SEED_HEART_RATES.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts } };
+  return {
+    ms,
+    req: {
+      v: WIRE_VERSION,
+      op: 'mean',
+      contextId: owner.contextId,
+      count: SEED_HEART_RATES.length,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: enc.ciphertexts,
+    },
+  };
 }
 
 /** One scenario, `runs` times, step by step, as a data owner would run it over HTTP. */
 async function scenario(s: BenchStack, owner: Owner, which: Scenario, runs: number): Promise<ScenarioResult> {
   const t: Record<keyof ScenarioResult['steps'], number[]> = {
-    encrypt: [], contextReupload: [], submit: [], queueWait: [], evaluate: [], resultWait: [], fetch: [], decrypt: [], endToEnd: [], endToEndSdk: [],
+    encrypt: [],
+    contextReupload: [],
+    submit: [],
+    queueWait: [],
+    evaluate: [],
+    resultWait: [],
+    fetch: [],
+    decrypt: [],
+    endToEnd: [],
+    endToEndSdk: [],
   };
   let bytes: ScenarioResult['bytes'] = { inputCiphertexts: [], requestBody: 0, result: 0, resultCiphertexts: [] };
   let noiseBudgetBits: number | undefined;

@@ -27,7 +27,11 @@ export interface BenchStack {
 export async function benchStack(workers: number, env: Record<string, string> = {}): Promise<BenchStack> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run \`npm run build\` first (npm run bench does)`);
   const prefix = `veilbench-${randomUUID().slice(0, 8)}`;
-  const stack = await startLocalStack({ workers, env: { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', ...env }, logs: process.env.BENCH_STACK_LOGS === '1' ? 'inherit' : 'ignore' });
+  const stack = await startLocalStack({
+    workers,
+    env: { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', ...env },
+    logs: process.env.BENCH_STACK_LOGS === '1' ? 'inherit' : 'ignore',
+  });
   const redis = connectRedis(stack.redisUrl, 'veil-bench');
   const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: `${keyPrefix(prefix, stack.redisUrl)}:bull` });
   const client = new VeilClient({ server: stack.apiUrl });
@@ -136,4 +140,3 @@ export async function ownerFor(client: VeilClient, keys: { publicContext: Uint8A
   await client.uploadContext(keys.publicContext);
   return owner;
 }
-

@@ -98,7 +98,8 @@ export function summaryRows(s: Summary): string[][] {
     const ok = v === null || !t || !Number.isFinite(t.value) ? '' : (t.cmp === '≥' ? v >= t.value : v <= t.value) ? 'met' : 'not met';
     const wall = k === 'seedServerMs' ? s.seedServerWallMs : k === 'seedMethodMs' ? s.seedMethodWallMs : undefined;
     const mask = k === 'seedServerMs' ? `; + ${s.seedMaskCpuMs ?? '–'} ms CPU per job for the mask made ahead between jobs` : '';
-    const note = wall !== undefined ? `CPU-time median; wall ${wall ?? '–'} ms${mask}` : (s.notes[k] ?? (k.startsWith('cohort') ? s.notes.cohort : undefined) ?? '');
+    const note =
+      wall !== undefined ? `CPU-time median; wall ${wall ?? '–'} ms${mask}` : (s.notes[k] ?? (k.startsWith('cohort') ? s.notes.cohort : undefined) ?? '');
     return [k, v === null ? 'null' : String(v), target, ok, t?.before ?? '', note];
   });
 }

@@ -40,7 +40,16 @@ export interface ThroughputResult {
 
 function grsRequest(owner: Owner): JobRequest {
   const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
-  return { v: WIRE_VERSION, op: 'grs', contextId: owner.contextId, modelId: SEED_MODEL.id, samples: 1, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts };
+  return {
+    v: WIRE_VERSION,
+    op: 'grs',
+    contextId: owner.contextId,
+    modelId: SEED_MODEL.id,
+    samples: 1,
+    scaleBits: enc.scaleBits,
+    valueBits: enc.valueBits,
+    ciphertexts: enc.ciphertexts,
+  };
 }
 
 /**
@@ -48,7 +57,11 @@ function grsRequest(owner: Owner): JobRequest {
  * (a pool of distinct encryptions, cycled) so the owner's encryption is not measured. Reads the
  * workers' RSS after the warm-up and whenever the completed count reaches a checkpoint.
  */
-export async function throughput(s: BenchStack, owner: Owner, opts: { jobs: number; inflight: number; checkpoints?: number[]; label: string }): Promise<ThroughputResult> {
+export async function throughput(
+  s: BenchStack,
+  owner: Owner,
+  opts: { jobs: number; inflight: number; checkpoints?: number[]; label: string },
+): Promise<ThroughputResult> {
   const workers = s.workerPids().length;
   const checkpoints = [...(opts.checkpoints ?? [])];
   const totalJobs = Math.max(opts.jobs, ...checkpoints);
@@ -78,7 +91,11 @@ export async function throughput(s: BenchStack, owner: Owner, opts: { jobs: numb
       if (done === opts.jobs) firstN = now() - t0;
       if (checkpoints.includes(done)) {
         rss.push({ jobs: done, workers: workerRss(s) });
-        log(`${opts.label}: ${done} jobs, worker RSS ${workerRss(s).map((w) => `${(w.rss / 2 ** 20).toFixed(0)} MiB`).join(', ')}`);
+        log(
+          `${opts.label}: ${done} jobs, worker RSS ${workerRss(s)
+            .map((w) => `${(w.rss / 2 ** 20).toFixed(0)} MiB`)
+            .join(', ')}`,
+        );
       }
     },
   );
@@ -115,6 +132,8 @@ export async function throughput(s: BenchStack, owner: Owner, opts: { jobs: numb
     checked: kept.length,
     maxAbsError: round(maxAbsError, 12),
   };
-  log(`${opts.label}: ${result.jobsPerSecond} jobs/s (first ${opts.jobs}), ${result.totalJobsPerSecond} jobs/s over ${totalJobs}; worker utilization ${result.workerUtilization}`);
+  log(
+    `${opts.label}: ${result.jobsPerSecond} jobs/s (first ${opts.jobs}), ${result.totalJobsPerSecond} jobs/s over ${totalJobs}; worker utilization ${result.workerUtilization}`,
+  );
   return result;
 }

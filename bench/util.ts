@@ -64,7 +64,12 @@ export function procRss(pid: number): { rss: number; hwm: number } | null {
 }
 
 /** Run `total` tasks with at most `limit` in flight; `onDone` sees each completion in order of finishing. */
-export async function pool<T>(total: number, limit: number, task: (i: number) => Promise<T>, onDone?: (done: number, value: T) => void | Promise<void>): Promise<T[]> {
+export async function pool<T>(
+  total: number,
+  limit: number,
+  task: (i: number) => Promise<T>,
+  onDone?: (done: number, value: T) => void | Promise<void>,
+): Promise<T[]> {
   const out: T[] = new Array(total);
   let next = 0;
   let done = 0;

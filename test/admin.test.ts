@@ -91,7 +91,9 @@ describe('the queue dashboard (/admin/queues)', () => {
   it("lists veil's queue, read-only, with the submitted job", async () => {
     const res = await fetch(`${api.url}/admin/queues/api/queues?activeQueue=${QUEUE_NAME}&status=waiting`, { headers: bearer(ADMIN_TOKEN) });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { queues: { name: string; readOnlyMode: boolean; allowRetries: boolean; counts: Record<string, number>; jobs: { id: string }[] }[] };
+    const body = (await res.json()) as {
+      queues: { name: string; readOnlyMode: boolean; allowRetries: boolean; counts: Record<string, number>; jobs: { id: string }[] }[];
+    };
     const queue = body.queues.find((q) => q.name === QUEUE_NAME);
     expect(queue).toBeDefined();
     expect(queue?.readOnlyMode).toBe(true);
@@ -112,36 +114,46 @@ describe('the queue dashboard (/admin/queues)', () => {
       ['POST', `/api/queues/${QUEUE_NAME}/add`],
     ];
     for (const [method, path] of writes) {
-      const res = await fetch(`${api.url}/admin/queues${path}`, { method, headers: { ...bearer(ADMIN_TOKEN), 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${api.url}/admin/queues${path}`, {
+        method,
+        headers: { ...bearer(ADMIN_TOKEN), 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status, `${method} ${path}`).toBe(405);
       expect((await errorOf(res)).code).toBe('read_only');
     }
     const status = await new VeilClient({ server: api.url }).status(jobId);
     expect(status.status).toBe('queued');
     const listing = await fetch(`${api.url}/admin/queues/api/queues`, { headers: bearer(ADMIN_TOKEN) });
-    const queue = ((await listing.json()) as { queues: { name: string; isPaused: boolean; counts: Record<string, number> }[] }).queues.find((q) => q.name === QUEUE_NAME);
+    const queue = ((await listing.json()) as { queues: { name: string; isPaused: boolean; counts: Record<string, number> }[] }).queues.find(
+      (q) => q.name === QUEUE_NAME,
+    );
     expect(queue?.counts.waiting).toBe(1);
     expect(queue?.isPaused).toBe(false);
   });
 
   // What an operator sees: the UI's scripts run and fetch the API under the dashboard's CSP.
-  it.skipIf(!hasChromium)('renders in Chromium under its CSP, showing the waiting job', async () => {
-    const browser = await launchChromium();
-    try {
-      const context = await browser.newContext({ extraHTTPHeaders: bearer(ADMIN_TOKEN) });
-      const page = await context.newPage();
-      const violations: string[] = [];
-      page.on('console', (msg) => {
-        // The UI links Google Fonts; blocking that third party is intended (system font instead).
-        if (/Content Security Policy/i.test(msg.text()) && !/fonts\.googleapis\.com/.test(msg.text())) violations.push(msg.text());
-      });
-      await page.goto(`${api.url}/admin/queues/queue/${QUEUE_NAME}?status=waiting`);
-      await expect.poll(() => page.locator('body').innerText(), { timeout: 30_000 }).toContain(jobId);
-      expect(violations).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  }, 60_000);
+  it.skipIf(!hasChromium)(
+    'renders in Chromium under its CSP, showing the waiting job',
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const context = await browser.newContext({ extraHTTPHeaders: bearer(ADMIN_TOKEN) });
+        const page = await context.newPage();
+        const violations: string[] = [];
+        page.on('console', (msg) => {
+          // The UI links Google Fonts; blocking that third party is intended (system font instead).
+          if (/Content Security Policy/i.test(msg.text()) && !/fonts\.googleapis\.com/.test(msg.text())) violations.push(msg.text());
+        });
+        await page.goto(`${api.url}/admin/queues/queue/${QUEUE_NAME}?status=waiting`);
+        await expect.poll(() => page.locator('body').innerText(), { timeout: 30_000 }).toContain(jobId);
+        expect(violations).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 
   it('is not there at all without VEIL_ADMIN_TOKEN', async () => {
     for (const path of ['/admin/queues', '/admin/queues/api/queues']) {

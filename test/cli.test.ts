@@ -68,28 +68,55 @@ describe('veil CLI', () => {
 
   it('grs --vcf --sample: one model request and at most one context upload (a proxy counts them)', async () => {
     const keys = join(dir, 'keys');
-    await writeFile(join(dir, 'vcf-model.json'), JSON.stringify({
-      id: 'vcf-model', name: 'vcf', weights: [0.5, -0.25, 1], bias: 0.1, link: 'logistic',
-      variants: [{ chr: '1', pos: 100, effectAllele: 'G', otherAllele: 'A' }, { chr: '1', pos: 200, effectAllele: 'T', otherAllele: 'C' }, { chr: '2', pos: 300, effectAllele: 'A', otherAllele: 'C' }],
-    }));
+    await writeFile(
+      join(dir, 'vcf-model.json'),
+      JSON.stringify({
+        id: 'vcf-model',
+        name: 'vcf',
+        weights: [0.5, -0.25, 1],
+        bias: 0.1,
+        link: 'logistic',
+        variants: [
+          { chr: '1', pos: 100, effectAllele: 'G', otherAllele: 'A' },
+          { chr: '1', pos: 200, effectAllele: 'T', otherAllele: 'C' },
+          { chr: '2', pos: 300, effectAllele: 'A', otherAllele: 'C' },
+        ],
+      }),
+    );
     await veil('models', 'add', join(dir, 'vcf-model.json'));
-    const line = (chr: string, pos: number, ref: string, alt: string, ...calls: string[]) => [chr, pos, '.', ref, alt, '.', '.', '.', 'GT', ...calls].join('\t');
+    const line = (chr: string, pos: number, ref: string, alt: string, ...calls: string[]) =>
+      [chr, pos, '.', ref, alt, '.', '.', '.', 'GT', ...calls].join('\t');
     const vcfFile = join(dir, 'two.vcf');
-    await writeFile(vcfFile, ['##fileformat=VCFv4.2', ['#CHROM', 'POS', 'ID', 'REF', 'ALT', 'QUAL', 'FILTER', 'INFO', 'FORMAT', 'S1', 'S2'].join('\t'),
-      line('1', 100, 'A', 'G', '0/1', '1/1'), line('1', 200, 'C', 'T', '1/1', '0/0'), line('2', 300, 'A', 'C', '0/0', '0/1'), ''].join('\n'));
+    await writeFile(
+      vcfFile,
+      [
+        '##fileformat=VCFv4.2',
+        ['#CHROM', 'POS', 'ID', 'REF', 'ALT', 'QUAL', 'FILTER', 'INFO', 'FORMAT', 'S1', 'S2'].join('\t'),
+        line('1', 100, 'A', 'G', '0/1', '1/1'),
+        line('1', 200, 'C', 'T', '1/1', '0/0'),
+        line('2', 300, 'A', 'C', '0/0', '0/1'),
+        '',
+      ].join('\n'),
+    );
     const seen: string[] = [];
     const proxy: Server = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
       const target = new URL(req.url ?? '/', stack.apiUrl);
-      req.pipe(request(target, { method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      }));
+      req.pipe(
+        request(target, { method: req.method, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        }),
+      );
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
       const server = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const { stdout } = await exec(process.execPath, ['bin/veil.js', '--server', server, '--json', 'grs', '--model', 'vcf-model', '--keys', keys, '--vcf', vcfFile, '--sample', 'S2'], { cwd: ROOT });
+      const { stdout } = await exec(
+        process.execPath,
+        ['bin/veil.js', '--server', server, '--json', 'grs', '--model', 'vcf-model', '--keys', keys, '--vcf', vcfFile, '--sample', 'S2'],
+        { cwd: ROOT },
+      );
       const out = JSON.parse(stdout.trim().split('\n').pop()!);
       // S2: dosages 2, 0, 1 → 0.5·2 − 0.25·0 + 1·1 + 0.1 = 2.1
       expect(Math.abs(out.score - 2.1)).toBeLessThan(1e-6);
@@ -104,7 +131,11 @@ describe('veil CLI', () => {
   });
 
   it('fails with a one-line message and a non-zero exit', async () => {
-    const err = await exec(process.execPath, ['bin/veil.js', '--server', stack.apiUrl, 'grs', '--model', 'nope', '--keys', join(dir, 'keys'), '--genotype', '1,2'], { cwd: ROOT }).catch((e) => e);
+    const err = await exec(
+      process.execPath,
+      ['bin/veil.js', '--server', stack.apiUrl, 'grs', '--model', 'nope', '--keys', join(dir, 'keys'), '--genotype', '1,2'],
+      { cwd: ROOT },
+    ).catch((e) => e);
     expect(err.code).not.toBe(0);
     expect(err.stderr.trim().split('\n')).toHaveLength(1);
     expect(err.stderr).toContain('model_not_found');

@@ -31,7 +31,7 @@ describe('docker-compose.yml entry points', () => {
     await redis?.close();
   });
 
-  it("redis: the compose flags (AOF, noeviction) are accepted by redis-server", async () => {
+  it('redis: the compose flags (AOF, noeviction) are accepted by redis-server', async () => {
     const [bin, ...args] = compose.services.redis!.command;
     expect(args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction']));
     const dir = await mkdtemp(join(tmpdir(), 'veil-compose-redis-'));
@@ -81,10 +81,19 @@ describe('docker-compose.yml entry points', () => {
   });
 
   it('a role with a bad environment stops with a message naming the variable', () => {
-    const bad = spawnSync(process.execPath, ['bin/veil.js', 'worker'], { cwd: ROOT, env: { ...process.env, REDIS_URL: redis.url, WORKER_CONCURRENCY: 'lots' }, encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, ['bin/veil.js', 'worker'], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: redis.url, WORKER_CONCURRENCY: 'lots' },
+      encoding: 'utf8',
+    });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('WORKER_CONCURRENCY');
-    const open = spawnSync(process.execPath, ['bin/veil.js', 'api'], { cwd: ROOT, env: { ...process.env, REDIS_URL: redis.url, HOST: '0.0.0.0', VEIL_TOKENS: '' }, encoding: 'utf8', timeout: 20_000 });
+    const open = spawnSync(process.execPath, ['bin/veil.js', 'api'], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: redis.url, HOST: '0.0.0.0', VEIL_TOKENS: '' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(open.status).not.toBe(0);
     expect(open.stderr).toContain('VEIL_TOKENS');
   });

@@ -54,7 +54,16 @@ describe('datasets: append, reports, schedules', () => {
     owner = await loadOwner(keyDir);
     await createDataset(client, owner, 'hr', { retentionDays: 3650 });
     // One record per reading time, appended as the app would each day (here: one request per day).
-    await Promise.all(Array.from({ length: 30 }, (_, day) => appendReadings(client, owner, 'hr', rows.slice(day * 3, day * 3 + 3).map((r) => ({ at: r.at, values: [r.value] })))));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, day) =>
+        appendReadings(
+          client,
+          owner,
+          'hr',
+          rows.slice(day * 3, day * 3 + 3).map((r) => ({ at: r.at, values: [r.value] })),
+        ),
+      ),
+    );
   });
   afterAll(async () => {
     owner?.dispose();
@@ -121,10 +130,15 @@ describe('datasets: append, reports, schedules', () => {
 
   it('completes a report once when its worker is SIGKILLed mid-run', async () => {
     const jobId = await client.requestReport('hr', { op: 'trend' });
-    const victim = await until('the report to start', async () => {
-      const job = await stack.queue.getJob(jobId);
-      return (await job?.getState()) === 'active' && job?.processedBy ? job.processedBy : undefined;
-    }, 30_000, 10);
+    const victim = await until(
+      'the report to start',
+      async () => {
+        const job = await stack.queue.getJob(jobId);
+        return (await job?.getState()) === 'active' && job?.processedBy ? job.processedBy : undefined;
+      },
+      30_000,
+      10,
+    );
     const pid = Number(/(\d+)$/.exec(victim)![1]);
     const child = stack.workers.find((w) => w.pid === pid);
     expect(child).toBeDefined();
@@ -162,12 +176,22 @@ describe('datasets: append, reports, schedules', () => {
     stack.addWorker();
     stack.spawnRole('scheduler');
     // Two slots after the restart have run, then the schedule goes.
-    await until('two reports after the restart', async () => (await listed()).filter((r) => r.slot >= upAt && r.status === 'completed').length >= 2, 30_000, 50);
+    await until(
+      'two reports after the restart',
+      async () => (await listed()).filter((r) => r.slot >= upAt && r.status === 'completed').length >= 2,
+      30_000,
+      50,
+    );
     await client.deleteSchedule('outage', 'every2s');
-    const all = await until('the reports to finish', async () => {
-      const l = await listed();
-      return l.every((r) => r.status === 'completed') && l;
-    }, 20_000, 50);
+    const all = await until(
+      'the reports to finish',
+      async () => {
+        const l = await listed();
+        return l.every((r) => r.status === 'completed') && l;
+      },
+      20_000,
+      50,
+    );
     const after = all.filter((r) => r.slot > lastBefore);
     const missed = after.filter((r) => r.slot < upAt);
     const resumed = after.filter((r) => r.slot >= upAt);
@@ -205,8 +229,18 @@ describe('datasets: append, reports, schedules', () => {
     const groups = () => stack.redis.zcard(`${stack.prefix}:ds:a:atomic:idx`);
     const now = Date.now();
     // One bad record refuses the whole append: the good one before it is not stored either.
-    await expect(appendReadings(client, owner, 'atomic', [{ at: now - 3_600_000, values: [70] }, { at: now - 40 * DAY, values: [71] }], { idempotencyKey: 'k1' }))
-      .rejects.toMatchObject({ status: 422, code: 'outside_retention' });
+    await expect(
+      appendReadings(
+        client,
+        owner,
+        'atomic',
+        [
+          { at: now - 3_600_000, values: [70] },
+          { at: now - 40 * DAY, values: [71] },
+        ],
+        { idempotencyKey: 'k1' },
+      ),
+    ).rejects.toMatchObject({ status: 422, code: 'outside_retention' });
     expect(await groups()).toBe(0);
 
     // The API's view of Redis, with the publish step failing: before it runs (the process died
@@ -227,11 +261,18 @@ describe('datasets: append, reports, schedules', () => {
       return new DatasetStore(new Store(redis, stack.prefix, 3600));
     };
     const meta = await dsStore('before').get('a', 'atomic');
-    const batches = [{ at: now - 7_200_000, values: [60, 61.5] }, { at: now - 3_600_000, values: [62] }];
-    const pending = () => batches.map((b) => ({
-      group: { at: b.at, count: b.values.length, ciphertexts: 1 },
-      ciphertexts: owner.encryptVectors(encodeReadings(meta.encoding!, b.values, 8192).map((v) => v.map(Number)), { purpose: 'sum', scaleBits: 0, maxAbs: 2 ** LIMB_BITS }).ciphertexts,
-    }));
+    const batches = [
+      { at: now - 7_200_000, values: [60, 61.5] },
+      { at: now - 3_600_000, values: [62] },
+    ];
+    const pending = () =>
+      batches.map((b) => ({
+        group: { at: b.at, count: b.values.length, ciphertexts: 1 },
+        ciphertexts: owner.encryptVectors(
+          encodeReadings(meta.encoding!, b.values, 8192).map((v) => v.map(Number)),
+          { purpose: 'sum', scaleBits: 0, maxAbs: 2 ** LIMB_BITS },
+        ).ciphertexts,
+      }));
     await expect(appendGroups(dsStore('before'), 'a', meta, pending(), { idempotencyKey: 'k2' })).rejects.toThrow('connection lost');
     expect(await groups()).toBe(0); // written, never published
     expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k2' })).toEqual({ dataset: 'atomic', records: 3, groups: 2 });
@@ -239,7 +280,12 @@ describe('datasets: append, reports, schedules', () => {
 
     await expect(appendGroups(dsStore('after'), 'a', meta, pending(), { idempotencyKey: 'k3' })).rejects.toThrow('connection lost');
     expect(await groups()).toBe(4); // published; the client never heard
-    expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k3' })).toEqual({ dataset: 'atomic', records: 3, groups: 2, duplicate: true });
+    expect(await appendReadings(client, owner, 'atomic', batches, { idempotencyKey: 'k3' })).toEqual({
+      dataset: 'atomic',
+      records: 3,
+      groups: 2,
+      duplicate: true,
+    });
     expect(await groups()).toBe(4);
     const got = (await report('atomic', { op: 'mean' })) as ReadingsOutcome;
     expect(got.count).toBe(6); // each reading once per append, none twice
@@ -251,7 +297,11 @@ describe('datasets: append, reports, schedules', () => {
     const groups = () => stack.redis.zcard(`${stack.prefix}:ds:a:ids:idx`);
     const rec = (id: string) => ({ id, dosages: [1, 0, 2] });
     await appendGenotypes(client, owner, 'ids', [rec('p1'), rec('p2')]);
-    await expect(appendGenotypes(client, owner, 'ids', [rec('p3'), rec('p1')])).rejects.toMatchObject({ status: 409, code: 'duplicate_record_id', message: expect.stringContaining("'p1'") });
+    await expect(appendGenotypes(client, owner, 'ids', [rec('p3'), rec('p1')])).rejects.toMatchObject({
+      status: 409,
+      code: 'duplicate_record_id',
+      message: expect.stringContaining("'p1'"),
+    });
     // The same id twice in one append, across its groups: the request itself is wrong.
     await expect(appendGenotypes(client, owner, 'ids', [rec('p4'), rec('p4')], { groupSize: 1 })).rejects.toMatchObject({ status: 400, code: 'invalid_ids' });
     expect(await groups()).toBe(1);
@@ -272,7 +322,12 @@ describe('datasets: append, reports, schedules', () => {
     await appendGenotypes(client, owner, 'short', [{ id: 'new', dosages: [2, 1, 0] }], { at: now });
     expect(await stack.redis.zcard(key('idx'))).toBe(2);
     // One sweep unindexes the group, then frees its record id: wait for both.
-    await until('the sweep to prune the expired group', async () => (await stack.redis.zcard(key('idx'))) === 1 && (await stack.redis.zcard(key('ids'))) === 1, 10_000, 50);
+    await until(
+      'the sweep to prune the expired group',
+      async () => (await stack.redis.zcard(key('idx'))) === 1 && (await stack.redis.zcard(key('ids'))) === 1,
+      10_000,
+      50,
+    );
     const prunedAfter = Date.now() - now;
     expect(await stack.redis.zrange(key('ids'), '0', '-1')).toEqual(['new']);
     expect(await stack.redis.keys(key('rec', '*'))).toHaveLength(1);
@@ -287,13 +342,21 @@ describe('datasets: append, reports, schedules', () => {
     const weights = Array.from({ length: variants }, () => Math.round((Math.random() - 0.5) * 1e6) / 1e6);
     await client.addModelJson({ id: 'cohort-model', name: 'cohort', weights, bias: 0.25 });
     await createDataset(client, owner, 'cohort', { kind: 'genotypes', modelId: 'cohort-model' });
-    const records = Array.from({ length: 1000 }, (_, i) => ({ id: `patient-${i}`, dosages: Array.from({ length: variants }, () => Math.floor(Math.random() * 3)) }));
+    const records = Array.from({ length: 1000 }, (_, i) => ({
+      id: `patient-${i}`,
+      dosages: Array.from({ length: variants }, () => Math.floor(Math.random() * 3)),
+    }));
     await appendGenotypes(client, owner, 'cohort', records, { groupSize: 100 });
     const s = await client.putSchedule('cohort', 'nightly', { op: 'grs', modelId: 'cohort-model', cron: '*/3 * * * * *', tz: 'UTC' });
-    const first = await until('a scheduled grs report', async () => {
-      const list = (await client.listReports('cohort')).filter((r) => r.schedule === 'nightly');
-      return list.find((r) => r.status === 'completed');
-    }, 60_000, 50);
+    const first = await until(
+      'a scheduled grs report',
+      async () => {
+        const list = (await client.listReports('cohort')).filter((r) => r.schedule === 'nightly');
+        return list.find((r) => r.status === 'completed');
+      },
+      60_000,
+      50,
+    );
     await client.deleteSchedule('cohort', 'nightly');
     expect(first.jobId.startsWith(`repeat:${s.schedulerId}:`)).toBe(true);
     const got = (await finishReport(client, owner, await client.result(first.jobId))) as GrsReportOutcome;
@@ -313,10 +376,16 @@ describe('datasets: append, reports, schedules', () => {
     await expect(other.status(r!.jobId)).rejects.toMatchObject({ status: 404 });
     await expect(other.listReports('hr')).rejects.toMatchObject({ status: 404 });
     await expect(client.putSchedule('hr', 'x', { op: 'mean', cron: 'not a cron', tz: 'UTC' })).rejects.toMatchObject({ status: 400, code: 'invalid_cron' });
-    await expect(client.putSchedule('hr', 'x', { op: 'mean', cron: '0 2 * * *', tz: 'Mars/Olympus' })).rejects.toMatchObject({ status: 400, code: 'invalid_timezone' });
+    await expect(client.putSchedule('hr', 'x', { op: 'mean', cron: '0 2 * * *', tz: 'Mars/Olympus' })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_timezone',
+    });
     await expect(client.requestReport('hr', { op: 'grs', modelId: 'cohort-model' })).rejects.toMatchObject({ status: 400, code: 'invalid_op' });
     await expect(client.requestReport('nope', { op: 'mean' })).rejects.toMatchObject({ status: 404 });
-    await expect(client.appendRecords('hr', { v: 1, records: [{ count: 1, ciphertexts: [new Uint8Array([1, 2, 3])] }] })).rejects.toMatchObject({ status: 400, code: 'invalid_ciphertext' });
+    await expect(client.appendRecords('hr', { v: 1, records: [{ count: 1, ciphertexts: [new Uint8Array([1, 2, 3])] }] })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_ciphertext',
+    });
     await expect(client.createDataset({ name: 'bad name!', contextId: owner.contextId })).rejects.toMatchObject({ status: 400 });
     expect(await client.listSchedules('hr')).toEqual([]);
   });
@@ -325,10 +394,13 @@ describe('datasets: append, reports, schedules', () => {
     const day0 = new Date(Math.floor(Date.now() / DAY) * DAY - 3 * DAY);
     const at = (days: number) => new Date(day0.getTime() + days * DAY + 6 * 3_600_000).toISOString();
     const env = { ...process.env, VEIL_SERVER: stack.apiUrl, VEIL_TOKEN: TOKENS.a };
-    const veil = async (...args: string[]) => JSON.parse((await run(process.execPath, [CLI_PATH, '--json', ...args], { env })).stdout.trim().split('\n').pop()!);
+    const veil = async (...args: string[]) =>
+      JSON.parse((await run(process.execPath, [CLI_PATH, '--json', ...args], { env })).stdout.trim().split('\n').pop()!);
     // A person's view of a cohort (checked at the end), run on one worker while the other serves cli-hr.
     const csv = join(keyDir, 'scores.csv');
-    const cohortRun = run(process.execPath, [CLI_PATH, 'dataset', 'run', 'cohort', '--op', 'grs', '--model', 'cohort-model', '--keys', keyDir, '--out', csv], { env });
+    const cohortRun = run(process.execPath, [CLI_PATH, 'dataset', 'run', 'cohort', '--op', 'grs', '--model', 'cohort-model', '--keys', keyDir, '--out', csv], {
+      env,
+    });
     cohortRun.catch(() => {}); // awaited below; a failure before that must not count as unhandled
     expect(await veil('dataset', 'create', 'cli-hr', '--keys', keyDir)).toMatchObject({ dataset: 'cli-hr', contextId: owner.contextId });
     await veil('dataset', 'append', 'cli-hr', '--keys', keyDir, '--values', '61.5,63.25', '--at', at(0));
@@ -337,7 +409,16 @@ describe('datasets: append, reports, schedules', () => {
     expect(mean).toMatchObject({ op: 'mean', count: 3 });
     expect(relErr(mean.value, (61.5 + 63.25 + 60.5) / 3)).toBeLessThan(1e-9);
     const trend = await veil('dataset', 'run', 'cli-hr', '--op', 'trend', '--keys', keyDir, '--until', at(2));
-    expect(relErr(trend.value, plainStats([{ at: 0, value: 61.5 }, { at: 0, value: 63.25 }, { at: DAY, value: 60.5 }]).trend)).toBeLessThan(1e-9);
+    expect(
+      relErr(
+        trend.value,
+        plainStats([
+          { at: 0, value: 61.5 },
+          { at: 0, value: 63.25 },
+          { at: DAY, value: 60.5 },
+        ]).trend,
+      ),
+    ).toBeLessThan(1e-9);
     const sched = await veil('dataset', 'schedule', 'cli-hr', '--op', 'variance', '--cron', '0 2 * * *', '--tz', 'Europe/Berlin');
     expect(sched).toMatchObject({ dataset: 'cli-hr', schedulerId: expect.stringMatching(/^rpt-cli-hr-variance-/) });
     expect(new Date(sched.next).getTime()).toBeGreaterThan(Date.now());

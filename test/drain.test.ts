@@ -62,7 +62,10 @@ describe('API drain under keep-alive load', () => {
     const clients = Array.from({ length: 4 }, client);
     while (accepted.length < 20) await new Promise((r) => setTimeout(r, 50));
     // A long-poll that would hold its connection for 30 s.
-    const longPoll = fetch(`${api.url}/v1/jobs/${accepted[0]}/result?wait=30`).then((r) => r.status, () => 'cut');
+    const longPoll = fetch(`${api.url}/v1/jobs/${accepted[0]}/result?wait=30`).then(
+      (r) => r.status,
+      () => 'cut',
+    );
 
     const t0 = Date.now();
     api.child.kill('SIGTERM');
@@ -71,7 +74,9 @@ describe('API drain under keep-alive load', () => {
     stop = true;
     await Promise.all(clients);
     await longPoll;
-    console.log(`drain: exited ${exitMs} ms after SIGTERM (bound ${DRAIN_TIMEOUT_MS} ms); ${accepted.length} jobs accepted; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.log(
+      `drain: exited ${exitMs} ms after SIGTERM (bound ${DRAIN_TIMEOUT_MS} ms); ${accepted.length} jobs accepted; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
 
     expect(exit.code).toBe(0);
     expect(exitMs).toBeLessThan(DRAIN_TIMEOUT_MS + 2000);

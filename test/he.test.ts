@@ -28,8 +28,28 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
 
   async function dot(samples: number[][] | Float64Array[], weights: Float64Array | undefined, bias: number, factor?: number, hardCalls = false) {
     const enc = owner.encryptVectors(samples, { purpose: weights ? 'dot' : 'sum', ...(hardCalls ? { scaleBits: HARD_CALL_SCALE_BITS } : {}) });
-    const res = await evaluateLinear(seal, ec, { layout: enc.layout, weights, bias, factor, scaleBits: enc.scaleBits, valueBits: enc.valueBits, input: async (i) => enc.ciphertexts[i]! });
-    return owner.decryptResult({ v: WIRE_VERSION, jobId: 't', op: 'x', preset, length: enc.layout.length, samples: enc.layout.samples, scaleBits: res.scaleBits, ciphertexts: res.ciphertexts }, enc.layout);
+    const res = await evaluateLinear(seal, ec, {
+      layout: enc.layout,
+      weights,
+      bias,
+      factor,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      input: async (i) => enc.ciphertexts[i]!,
+    });
+    return owner.decryptResult(
+      {
+        v: WIRE_VERSION,
+        jobId: 't',
+        op: 'x',
+        preset,
+        length: enc.layout.length,
+        samples: enc.layout.samples,
+        scaleBits: res.scaleBits,
+        ciphertexts: res.ciphertexts,
+      },
+      enc.layout,
+    );
   }
 
   it('computes the seed GRS: [1,0,2,1,0] · weights − 1.2 = −0.03', async () => {
@@ -59,21 +79,31 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
     });
   });
 
-  it.skipIf(getPreset(preset).encoding !== 'coeff')('scores a sparse model (few nonzero weights per chunk, multiplied as monomials) like a dense one', async () => {
-    // 4 nonzero weights spread over 3 chunks (the worker's monomial path) and the same with one
-    // more nonzero weight per chunk than that path takes (the NTT path): both exact.
-    const length = 20_000;
-    const at = [3, 8_500, 8_191, 19_999];
-    const sparse = new Float64Array(length);
-    at.forEach((i, k) => (sparse[i] = k % 2 ? -0.37 * (k + 1) : 0.21 * (k + 1)));
-    const dense = Float64Array.from(sparse);
-    for (let i = 0; i < length; i += 97) dense[i] = dense[i] || 0.013;
-    const samples = Array.from({ length: 2 }, () => Float64Array.from({ length }, () => Math.floor(Math.random() * 3)));
-    for (const weights of [sparse, dense]) {
-      const got = await dot(samples, weights, -0.5, undefined, true);
-      samples.forEach((x, s) => expect(relErr(got[s]!, x.reduce((acc, v, i) => acc + v * weights[i]!, -0.5))).toBeLessThan(1e-6));
-    }
-  });
+  it.skipIf(getPreset(preset).encoding !== 'coeff')(
+    'scores a sparse model (few nonzero weights per chunk, multiplied as monomials) like a dense one',
+    async () => {
+      // 4 nonzero weights spread over 3 chunks (the worker's monomial path) and the same with one
+      // more nonzero weight per chunk than that path takes (the NTT path): both exact.
+      const length = 20_000;
+      const at = [3, 8_500, 8_191, 19_999];
+      const sparse = new Float64Array(length);
+      at.forEach((i, k) => (sparse[i] = k % 2 ? -0.37 * (k + 1) : 0.21 * (k + 1)));
+      const dense = Float64Array.from(sparse);
+      for (let i = 0; i < length; i += 97) dense[i] = dense[i] || 0.013;
+      const samples = Array.from({ length: 2 }, () => Float64Array.from({ length }, () => Math.floor(Math.random() * 3)));
+      for (const weights of [sparse, dense]) {
+        const got = await dot(samples, weights, -0.5, undefined, true);
+        samples.forEach((x, s) =>
+          expect(
+            relErr(
+              got[s]!,
+              x.reduce((acc, v, i) => acc + v * weights[i]!, -0.5),
+            ),
+          ).toBeLessThan(1e-6),
+        );
+      }
+    },
+  );
 
   it('sums random real values over several ciphertexts (mean)', async () => {
     const values = Array.from({ length: 10_000 }, () => 40 + Math.random() * 80);
@@ -85,7 +115,14 @@ describe.each(PRESET_IDS)('HE core, preset %s', (preset: PresetId) => {
 
   it('masks every position of the result except the answer', async () => {
     const enc = owner.encryptVectors([[1, 1, 1, 1]], { purpose: 'dot' });
-    const res = await evaluateLinear(seal, ec, { layout: enc.layout, weights: Float64Array.from([1, 2, 3, 4]), bias: 0, scaleBits: enc.scaleBits, valueBits: enc.valueBits, input: async (i) => enc.ciphertexts[i]! });
+    const res = await evaluateLinear(seal, ec, {
+      layout: enc.layout,
+      weights: Float64Array.from([1, 2, 3, 4]),
+      bias: 0,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      input: async (i) => enc.ciphertexts[i]!,
+    });
     const raw = owner.decryptRaw(res.ciphertexts[0]!);
     // Unmasked, positions 0..2 would hold partial sums of the weights (4, 7, 9 at scale 2^s).
     if (raw instanceof BigUint64Array) {

@@ -50,9 +50,19 @@ describe('hostile intake', () => {
     const pk = ctx.publicKey as Uint8Array;
     const attempts: [string, Uint8Array, number, string][] = [
       ['secret key after a valid public key', pack({ ...ctx, publicKey: Buffer.concat([pk, secretKey]) }), 400, 'secret_key_present'],
-      ['galoisKeys on BFV: a secret key behind a prefix byte', pack({ ...ctx, galoisKeys: Buffer.concat([Buffer.from([1]), secretKey]) }), 400, 'secret_key_present'],
+      [
+        'galoisKeys on BFV: a secret key behind a prefix byte',
+        pack({ ...ctx, galoisKeys: Buffer.concat([Buffer.from([1]), secretKey]) }),
+        400,
+        'secret_key_present',
+      ],
       ['galoisKeys on BFV: the whole secret.key file', pack({ ...ctx, galoisKeys: secretKeyFile }), 400, 'secret_key_present'],
-      ['publicKey twice, the secret key first', rawMap([...Object.entries(ctx).filter(([k]) => k !== 'publicKey'), ['publicKey', secretKey], ['publicKey', pk]]), 400, 'secret_key_present'],
+      [
+        'publicKey twice, the secret key first',
+        rawMap([...Object.entries(ctx).filter(([k]) => k !== 'publicKey'), ['publicKey', secretKey], ['publicKey', pk]]),
+        400,
+        'secret_key_present',
+      ],
       ['publicKey twice, the public key first', rawMap([...Object.entries(ctx), ['publicKey', secretKey]]), 400, 'secret_key_present'],
       ['the secret key as the public key', pack({ ...ctx, publicKey: secretKey }), 400, 'secret_key_present'],
       ['the secret key in an unknown field', pack({ ...ctx, notes: secretKey }), 400, 'secret_key_present'],
@@ -80,7 +90,13 @@ describe('hostile intake', () => {
     const kg = seal.KeyGenerator(presetContext(seal, preset).ctx);
     const seededKey = kg.createPublicKeySerializable();
     // What keygen wrote before contexts were canonical: a seeded public key, half the bytes.
-    const sent = pack({ v: WIRE_VERSION, type: 'veil/public-context', preset: preset.id, parms: presetParmsBytes(seal, preset), publicKey: seededKey.saveArray(seal.ComprModeType.zstd) });
+    const sent = pack({
+      v: WIRE_VERSION,
+      type: 'veil/public-context',
+      preset: preset.id,
+      parms: presetParmsBytes(seal, preset),
+      publicKey: seededKey.saveArray(seal.ComprModeType.zstd),
+    });
     seededKey.delete();
     kg.delete();
     const canonical = canonicalContext(seal, sent, (p) => presetContext(seal, p).ctx);
@@ -103,7 +119,11 @@ describe('hostile intake', () => {
       return Buffer.concat([sealHeader(1, SEAL_HEADER_BYTES + z.length), z]);
     })();
     const lying = Buffer.concat([sealHeader(2, SEAL_HEADER_BYTES + 9 + 4 * 4), zstdRleBomb(4, 2 ** 30)]);
-    for (const [what, body] of [['zstd', zstdBomb], ['zlib', zlibBomb], ['content size 1 GiB', lying]] as const) {
+    for (const [what, body] of [
+      ['zstd', zstdBomb],
+      ['zlib', zlibBomb],
+      ['content size 1 GiB', lying],
+    ] as const) {
       const res = await post('/v1/jobs', job(body));
       expect([res.status, res.json.error?.code], what).toEqual([400, 'invalid_ciphertext']);
     }
@@ -119,7 +139,8 @@ describe('hostile intake', () => {
   });
 
   it('caps variants per model: 1000 pass, 1001 are 413 too_many_variants (scoring file and JSON)', async () => {
-    const file = (rows: number, pad = '') => `${pad}rsID\teffect_allele\teffect_weight\n${Array.from({ length: rows }, (_, i) => `rs${i + 1}\tA\t0.1\n`).join('')}`;
+    const file = (rows: number, pad = '') =>
+      `${pad}rsID\teffect_allele\teffect_weight\n${Array.from({ length: rows }, (_, i) => `rs${i + 1}\tA\t0.1\n`).join('')}`;
     const tsv = 'text/tab-separated-values';
     expect((await post('/v1/models?id=m1000', file(1000), tsv)).status).toBe(201);
     const over = await post('/v1/models?id=m1001', gzipSync(file(1001)), tsv);
@@ -180,7 +201,15 @@ describe('hostile intake', () => {
   it('answers /healthz quickly while a 1,000,000-value job is validated', async () => {
     const values = Float64Array.from({ length: 1_000_000 }, (_, i) => i % 3);
     const enc = f.owner.encryptVectors([values], { purpose: 'sum' });
-    const body = pack({ v: WIRE_VERSION, op: 'mean', contextId, count: values.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts });
+    const body = pack({
+      v: WIRE_VERSION,
+      op: 'mean',
+      contextId,
+      count: values.length,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: enc.ciphertexts,
+    });
     const latencies: number[] = [];
     let done = false;
     const poll = (async () => {
@@ -200,7 +229,9 @@ describe('hostile intake', () => {
     expect(res.status).toBe(202);
     await f.client.deleteJob(res.json.jobId as string);
     const worst = Math.max(...latencies);
-    console.log(`1M-value job (${enc.ciphertexts.length} ciphertexts, ${(body.length / 2 ** 20).toFixed(1)} MB): submit ${submitMs.toFixed(0)} ms; /healthz ${latencies.length} probes, worst ${worst.toFixed(1)} ms, median ${latencies.sort((a, b) => a - b)[latencies.length >> 1]!.toFixed(1)} ms`);
+    console.log(
+      `1M-value job (${enc.ciphertexts.length} ciphertexts, ${(body.length / 2 ** 20).toFixed(1)} MB): submit ${submitMs.toFixed(0)} ms; /healthz ${latencies.length} probes, worst ${worst.toFixed(1)} ms, median ${latencies.sort((a, b) => a - b)[latencies.length >> 1]!.toFixed(1)} ms`,
+    );
     expect(latencies.length).toBeGreaterThan(3);
     // The event loop only reads headers; SEAL runs in the pool. Wall-clock latency on a shared
     // 2-core machine is mostly scheduling, so the bound is generous; the figures are printed.

@@ -8,7 +8,10 @@ const limits = { maxVariants: 4_194_304, maxTextBytes: 2 ** 30, maxInflation: 64
 
 test('a gzip scoring-file bomb is refused for its inflation before its rows fill the variant cap', async () => {
   // 1.5 MB of gzip, 30M rows: without the ratio bound it is parsed up to the 4M-variant cap.
-  const err = await parsePgsScoringFile(gzipScoringBomb(30_000_000), 'bomb', limits).then(() => undefined, (e: { code?: string; status?: number; message?: string }) => e);
+  const err = await parsePgsScoringFile(gzipScoringBomb(30_000_000), 'bomb', limits).then(
+    () => undefined,
+    (e: { code?: string; status?: number; message?: string }) => e,
+  );
   expect(err?.code).toBe('decompressed_too_large');
   expect(err?.status).toBe(413);
   expect(err?.message).toMatch(/inflates more than 64×/);
@@ -16,7 +19,10 @@ test('a gzip scoring-file bomb is refused for its inflation before its rows fill
 
 test('a realistic gzip scoring file past the 4 MiB slack passes the same bounds', async () => {
   // 300k distinct variants (~12 MB of text): what a real file inflates by, ~3–5×, not 400×.
-  const rows = Array.from({ length: 300_000 }, (_, i) => `rs${1000 + i * 7}\t${1 + (i % 22)}\t${10_000 + i * 131}\t${'ACGT'[i % 4]}\t${'GTAC'[(i * 3) % 4]}\t${(Math.random() - 0.5).toFixed(6)}`);
+  const rows = Array.from(
+    { length: 300_000 },
+    (_, i) => `rs${1000 + i * 7}\t${1 + (i % 22)}\t${10_000 + i * 131}\t${'ACGT'[i % 4]}\t${'GTAC'[(i * 3) % 4]}\t${(Math.random() - 0.5).toFixed(6)}`,
+  );
   const text = `#pgs_id=PGS_REAL\nrsID\tchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n${rows.join('\n')}\n`;
   const gz = gzipSync(text);
   expect(text.length).toBeGreaterThan(8 * 2 ** 20);

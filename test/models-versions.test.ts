@@ -53,7 +53,14 @@ describe('model versions and private models', () => {
   it('a private model publishes its variant list but never its weights or bias', async () => {
     const res = await req('POST', '/v1/models', json({ id: 'secret-json', name: 'secret', weights: [0.123456, -0.654321], bias: -1.2345, private: true }));
     expect(res.status).toBe(201);
-    const file = ['#pgs_id=secret-tsv', '#veil_private=true', '#veil_bias=0.987654', 'rsID\teffect_allele\teffect_weight', 'rs1\tA\t0.246813', 'rs2\tG\t-0.135791'].join('\n');
+    const file = [
+      '#pgs_id=secret-tsv',
+      '#veil_private=true',
+      '#veil_bias=0.987654',
+      'rsID\teffect_allele\teffect_weight',
+      'rs1\tA\t0.246813',
+      'rs2\tG\t-0.135791',
+    ].join('\n');
     expect((await req('POST', '/v1/models', { type: 'text/tab-separated-values', data: file })).status).toBe(201);
     for (const id of ['secret-json', 'secret-tsv']) {
       const got = await req('GET', `/v1/models/${id}`);
@@ -61,7 +68,10 @@ describe('model versions and private models', () => {
       expect((got.json.variantList as unknown[]).length).toBe(2);
       expect(got.json).not.toHaveProperty('bias');
     }
-    const everything = JSON.stringify((await req('GET', '/v1/models')).json) + JSON.stringify((await req('GET', '/v1/models/secret-tsv')).json) + JSON.stringify((await req('GET', '/v1/models/secret-json')).json);
+    const everything =
+      JSON.stringify((await req('GET', '/v1/models')).json) +
+      JSON.stringify((await req('GET', '/v1/models/secret-tsv')).json) +
+      JSON.stringify((await req('GET', '/v1/models/secret-json')).json);
     for (const secret of ['0.123456', '0.654321', '1.2345', '0.987654', '0.246813', '0.135791']) expect(everything).not.toContain(secret);
   });
 
@@ -70,13 +80,25 @@ describe('model versions and private models', () => {
     const grs = async (owner: Owner, samples: number[][]) => {
       const contextId = (await req('POST', '/v1/contexts', { type: 'application/msgpack', data: owner.publicContext })).json.contextId as string;
       const enc = owner.encryptVectors(samples, { purpose: 'dot' });
-      const body = pack({ v: WIRE_VERSION, op: 'grs', contextId, modelId: 'priv', samples: samples.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts });
+      const body = pack({
+        v: WIRE_VERSION,
+        op: 'grs',
+        contextId,
+        modelId: 'priv',
+        samples: samples.length,
+        scaleBits: enc.scaleBits,
+        valueBits: enc.valueBits,
+        ciphertexts: enc.ciphertexts,
+      });
       return fetch(`${api.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body });
     };
     const ckksJob = await grs(ckks, [[1, 0, 2]]);
     expect(ckksJob.status).toBe(422);
     expect(((await ckksJob.json()) as { error: { code: string } }).error.code).toBe('private_model_needs_bfv');
-    const twoSamples = await grs(bfv, [[1, 0, 2], [0, 1, 1]]);
+    const twoSamples = await grs(bfv, [
+      [1, 0, 2],
+      [0, 1, 1],
+    ]);
     expect(twoSamples.status).toBe(422);
     expect(((await twoSamples.json()) as { error: { code: string } }).error.code).toBe('private_model_sample_limit');
 

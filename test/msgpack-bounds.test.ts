@@ -24,13 +24,29 @@ const nested = (depth: number) => Buffer.concat([Buffer.alloc(depth, 0x91), Buff
 
 describe('checkMsgpack', () => {
   it("accepts veil's messages and round-trips them", () => {
-    const job = { v: 1, op: 'grs', contextId: 'a'.repeat(64), ciphertexts: [randomBytes(70_000), randomBytes(3)], samples: 2, scaleBits: 16, big: 2 ** 40, neg: -5, f: 1.5, nil: null, ok: true, s: 'x'.repeat(300) };
+    const job = {
+      v: 1,
+      op: 'grs',
+      contextId: 'a'.repeat(64),
+      ciphertexts: [randomBytes(70_000), randomBytes(3)],
+      samples: 2,
+      scaleBits: 16,
+      big: 2 ** 40,
+      neg: -5,
+      f: 1.5,
+      nil: null,
+      ok: true,
+      s: 'x'.repeat(300),
+    };
     expect(unpackChecked(pack(job), 16)).toEqual(job);
     expect(unpackChecked(pack({ records: [{ ids: ['a', 'b'], ciphertexts: [randomBytes(10)] }] }), 16)).toBeTruthy();
   });
 
   it('refuses a key twice in one map (a secret key first, then the public key)', () => {
-    const twice = rawMap([['publicKey', pack(Buffer.from('secret'))], ['publicKey', pack(Buffer.from('public'))]]);
+    const twice = rawMap([
+      ['publicKey', pack(Buffer.from('secret'))],
+      ['publicKey', pack(Buffer.from('public'))],
+    ]);
     expect(codeOf(() => checkMsgpack(twice, 16))).toBe('duplicate_key');
     // The same key in two different maps is fine.
     expect(codeOf(() => checkMsgpack(pack([{ a: 1 }, { a: 2 }]), 16))).toBe('accepted');

@@ -101,7 +101,12 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await page.getByTestId('token').fill(TOKEN);
     await page.getByTestId('save-token').click();
     await textOf(page, 'status', /Access code saved/);
-    expect(await page.getByTestId('model').locator('option').evaluateAll((os) => os.map((o) => (o as { value: string }).value))).toContain(SEED_MODEL.id);
+    expect(
+      await page
+        .getByTestId('model')
+        .locator('option')
+        .evaluateAll((os) => os.map((o) => (o as { value: string }).value)),
+    ).toContain(SEED_MODEL.id);
 
     // A reload finds keys and access code in IndexedDB.
     const keyId = (await page.getByTestId('keys-state').textContent())?.match(/key id (\w+)/)?.[1];
@@ -129,7 +134,10 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   it('averages typed readings and readings from a CSV file', async () => {
     await page.getByTestId('values').fill(SEED_HEART_RATES.join(', '));
     await page.getByTestId('compute-mean').click();
-    await page.getByTestId('mean').filter({ hasText: /readings/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByTestId('mean')
+      .filter({ hasText: /readings/ })
+      .waitFor({ timeout: 60_000 });
     jobsRun++;
     const mean = Number((await page.getByTestId('mean').textContent())?.split(' ')[0]);
     expect(Math.abs(mean - 71.82857)).toBeLessThan(1e-4);
@@ -140,7 +148,10 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     await textOf(page, 'status', /7 readings read from heart.csv/);
     await page.getByTestId('mean').evaluate((el) => (el.textContent = ''));
     await page.getByTestId('compute-mean').click();
-    await page.getByTestId('mean').filter({ hasText: /readings/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByTestId('mean')
+      .filter({ hasText: /readings/ })
+      .waitFor({ timeout: 60_000 });
     jobsRun++;
     expect(Math.abs(Number((await page.getByTestId('mean').textContent())?.split(' ')[0]) - 71.82857)).toBeLessThan(1e-4);
     if (process.env.VEIL_SCREENSHOT) await page.screenshot({ path: process.env.VEIL_SCREENSHOT, fullPage: true });
@@ -155,7 +166,8 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     const half = genome.vcf.indexOf('\n22\t17020000');
     expect(half).toBeGreaterThan(0);
     await writeFile(vcf, Buffer.concat([gzipSync(genome.vcf.slice(0, half + 1)), gzipSync(genome.vcf.slice(half + 1))]));
-    const cli = async (...args: string[]) => JSON.parse((await promisify(execFile)(process.execPath, [CLI_PATH, '--server', stack.apiUrl, '--token', TOKEN, '--json', ...args])).stdout);
+    const cli = async (...args: string[]) =>
+      JSON.parse((await promisify(execFile)(process.execPath, [CLI_PATH, '--server', stack.apiUrl, '--token', TOKEN, '--json', ...args])).stdout);
     await cli('keygen', '--out', join(dir, 'keys'));
     const grs = (...args: string[]) => cli('grs', '--model', 'pgs-page-test', '--keys', join(dir, 'keys'), ...args);
     const from23andMe = await grs('--23andme', file);
@@ -165,7 +177,11 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     expect(fromVcf.variantsUsed).toBeGreaterThanOrEqual(genome.used); // a no-call may count, mean-imputed
 
     await page.getByTestId('model').selectOption('pgs-page-test');
-    for (const [chosen, fromCli] of [[file, from23andMe], [`${file}.gz`, from23andMe], [vcf, fromVcf]] as const) {
+    for (const [chosen, fromCli] of [
+      [file, from23andMe],
+      [`${file}.gz`, from23andMe],
+      [vcf, fromVcf],
+    ] as const) {
       await page.getByTestId('score').evaluate((el) => (el.textContent = ''));
       await page.getByTestId('genotype-file').setInputFiles(chosen);
       await page.getByTestId('compute').click();
@@ -235,7 +251,10 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     const forbidden = [
       Buffer.from(SEED_GENOTYPE.join(', ')),
       Buffer.from(SEED_HEART_RATES.join(', ')),
-      ...genome.genome.split('\n').filter((l) => /^(rs|i)\d/.test(l)).map((l) => Buffer.from(l.split('\t')[0] as string)),
+      ...genome.genome
+        .split('\n')
+        .filter((l) => /^(rs|i)\d/.test(l))
+        .map((l) => Buffer.from(l.split('\t')[0] as string)),
       Buffer.from(genome.vcf.slice(0, 64)),
       pack(SEED_GENOTYPE),
       ...SEED_HEART_RATES.filter((v) => !Number.isInteger(v)).flatMap(msgpackFloats),
@@ -282,7 +301,10 @@ describe.skipIf(!hasChromium)('the patient page', () => {
     expect(wasm.headers.get('cache-control')).toContain('immutable');
 
     const preflight = (origin: string) =>
-      fetch(`${stack.apiUrl}/v1/jobs`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' } });
+      fetch(`${stack.apiUrl}/v1/jobs`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+      });
     const listed = await preflight(APP_ORIGIN);
     expect(listed.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
     const other = await preflight('http://elsewhere.example');
@@ -302,7 +324,10 @@ describe.skipIf(!hasChromium)('the patient page', () => {
 describe('VEIL_CORS_ORIGINS', () => {
   it('is empty (CORS closed) by default and lists exact origins when set', () => {
     expect(parseConfig({}).VEIL_CORS_ORIGINS).toEqual([]);
-    expect(parseConfig({ VEIL_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).VEIL_CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(parseConfig({ VEIL_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).VEIL_CORS_ORIGINS).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
   });
 
   it('stops the start with a message naming it for a wildcard or a URL with a path', () => {

@@ -54,7 +54,14 @@ describe('pipeline end to end', () => {
       const values = Array.from({ length: 9_000 }, () => 50 + Math.random() * 50);
       const meanJob = await submitMean(client, owner, values);
       const scores = (await waitAndFinish(client, owner, grsJob)) as GrsOutcome[];
-      samples.forEach((x, s) => expect(relErr(scores[s]!.score, x.reduce((a, v, i) => a + v * weights[i]!, 0.1))).toBeLessThan(1e-6));
+      samples.forEach((x, s) =>
+        expect(
+          relErr(
+            scores[s]!.score,
+            x.reduce((a, v, i) => a + v * weights[i]!, 0.1),
+          ),
+        ).toBeLessThan(1e-6),
+      );
       const [mean] = (await waitAndFinish(client, owner, meanJob)) as MeanOutcome[];
       expect(relErr(mean!.mean, values.reduce((a, b) => a + b, 0) / values.length)).toBeLessThan(1e-6);
     });

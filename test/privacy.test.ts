@@ -83,7 +83,14 @@ describe('the c1 attack (input c1 = the product of the primes the worker drops)'
     const level = levels()[top()]!;
     const c = level.primes.slice(top() - dropped).reduce((a, b) => a * b, 1n);
     const attack = withConstantC1(e.ciphertexts[0]!, c, level);
-    const res = await evaluateLinear(seal, ec, { layout: e.layout, weights: SEED_WEIGHTS, bias: -1.2, scaleBits: e.scaleBits, valueBits: e.valueBits, input: async () => attack });
+    const res = await evaluateLinear(seal, ec, {
+      layout: e.layout,
+      weights: SEED_WEIGHTS,
+      bias: -1.2,
+      scaleBits: e.scaleBits,
+      valueBits: e.valueBits,
+      input: async () => attack,
+    });
     const bytes = res.ciphertexts[0]!;
     const primes = ciphertextView(uncompressed(seal, owner, bytes)).primes;
     const resultLevel = levels()[primes]!;
@@ -98,7 +105,13 @@ describe('the c1 attack (input c1 = the product of the primes the worker drops)'
     const t = ec.plainModulus!;
     const plain = [...(owner.decryptRaw(bytes) as BigUint64Array)].map((v) => centered(v, t));
     const partialSums = new Set<bigint>();
-    for (let i = 0; i < 5; i++) for (let j = i; j < 5; j++) partialSums.add(fixedWeights().slice(i, j + 1).reduce((a, b) => a + b, 0n));
+    for (let i = 0; i < 5; i++)
+      for (let j = i; j < 5; j++)
+        partialSums.add(
+          fixedWeights()
+            .slice(i, j + 1)
+            .reduce((a, b) => a + b, 0n),
+        );
     expect(plain.filter((v, j) => j !== 4 && (wanted.has(v) || partialSums.has(v) || small(v)))).toEqual([]);
     // And the phase the owner can compute with s is uniform there too, not small noise.
     const s = secretCoefficients(owner, uncompressed(seal, owner, bytes), resultLevel);
@@ -142,7 +155,14 @@ describe('statistical independence of the result from the weights (same answer, 
       // Declared hard calls (scale 0, 2 bits): the largest weight scale, the loudest noise.
       const e = owner.encryptVectors([new Array(16).fill(1)], { purpose: 'dot', scaleBits: 0 });
       const input = amplified(e.ciphertexts[0]!);
-      const res = await evaluateLinear(seal, ec, { layout: e.layout, weights, bias: 0, scaleBits: e.scaleBits, valueBits: e.valueBits, input: async () => input });
+      const res = await evaluateLinear(seal, ec, {
+        layout: e.layout,
+        weights,
+        bias: 0,
+        scaleBits: e.scaleBits,
+        valueBits: e.valueBits,
+        input: async () => input,
+      });
       const bytes = uncompressed(seal, owner, res.ciphertexts[0]!);
       const view = ciphertextView(bytes);
       const level = chain(ec)[view.primes]!;
@@ -165,8 +185,10 @@ describe('statistical independence of the result from the weights (same answer, 
     const second = await noises(spread);
     const answerRatio = variance(first.answer) / variance(second.answer);
     const otherRatio = variance(first.other) / variance(second.other);
-    console.log(`variance ratio (concentrated/spread weights, ${RUNS} runs each): answer ${answerRatio.toFixed(3)}, coefficient 14 ${otherRatio.toFixed(3)}; ` +
-      `answer noise spread 2^${Math.log2(Math.sqrt(variance(first.answer))).toFixed(1)}`);
+    console.log(
+      `variance ratio (concentrated/spread weights, ${RUNS} runs each): answer ${answerRatio.toFixed(3)}, coefficient 14 ${otherRatio.toFixed(3)}; ` +
+        `answer noise spread 2^${Math.log2(Math.sqrt(variance(first.answer))).toFixed(1)}`,
+    );
     // Flooded: both uniform on the same range, ratio 1 ± ~0.1. Unflooded: ~8 (‖W‖₂² ratio).
     expect(answerRatio).toBeGreaterThan(0.5);
     expect(answerRatio).toBeLessThan(2);
@@ -180,7 +202,8 @@ describe('inputs SEAL calls transparent', () => {
     const e = owner.encryptVectors([[1, 0, 2, 1, 0]], { purpose: 'dot' });
     const level = chain(ec)[chain(ec).length - 1]!;
     const zeroC1 = withConstantC1(e.ciphertexts[0]!, 0n, level);
-    await expect(evaluateLinear(seal, ec, { layout: e.layout, weights: SEED_WEIGHTS, bias: 0, scaleBits: e.scaleBits, valueBits: e.valueBits, input: async () => zeroC1 }))
-      .rejects.toMatchObject({ name: 'InvalidInputError', code: 'invalid_ciphertext', status: 400 });
+    await expect(
+      evaluateLinear(seal, ec, { layout: e.layout, weights: SEED_WEIGHTS, bias: 0, scaleBits: e.scaleBits, valueBits: e.valueBits, input: async () => zeroC1 }),
+    ).rejects.toMatchObject({ name: 'InvalidInputError', code: 'invalid_ciphertext', status: 400 });
   });
 });

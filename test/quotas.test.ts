@@ -68,7 +68,15 @@ describe('tenant quotas', () => {
       expect((await call(small.url, 'POST', '/v1/contexts', keys)).status).toBe(201);
       const post = () => {
         const enc = owner.encryptVectors([[1, 2]], { purpose: 'sum' });
-        const data = pack({ v: WIRE_VERSION, op: 'mean', contextId, count: 2, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts });
+        const data = pack({
+          v: WIRE_VERSION,
+          op: 'mean',
+          contextId,
+          count: 2,
+          scaleBits: enc.scaleBits,
+          valueBits: enc.valueBits,
+          ciphertexts: enc.ciphertexts,
+        });
         return call(small.url, 'POST', '/v1/jobs', { type: MSGPACK, data });
       };
       expect((await post()).status).toBe(202);
@@ -85,7 +93,8 @@ describe('tenant quotas', () => {
     const second = await req('POST', '/v1/datasets', { type: 'application/json', data: JSON.stringify({ name: 'bp', contextId }) });
     expect(second.status).toBe(429);
     expect(second.json.error?.code).toBe('quota_datasets');
-    const schedule = (cron: string, name = 'nightly') => req('PUT', `/v1/datasets/hr/schedules/${name}`, { type: 'application/json', data: JSON.stringify({ op: 'mean', cron, tz: 'UTC' }) });
+    const schedule = (cron: string, name = 'nightly') =>
+      req('PUT', `/v1/datasets/hr/schedules/${name}`, { type: 'application/json', data: JSON.stringify({ op: 'mean', cron, tz: 'UTC' }) });
     for (const cron of ['* * * * *', '*/2 * * * * *', '0,30 0 * * *', '0,30 * * * *']) {
       const res = await schedule(cron);
       expect(res.status, cron).toBe(422);

@@ -34,10 +34,16 @@ describe('Redis Cluster and Sentinel', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(processes.map((p) => (p.exitCode !== null ? undefined : new Promise((res) => {
-      p.once('exit', res);
-      p.kill('SIGKILL');
-    }))));
+    await Promise.all(
+      processes.map((p) =>
+        p.exitCode !== null
+          ? undefined
+          : new Promise((res) => {
+              p.once('exit', res);
+              p.kill('SIGKILL');
+            }),
+      ),
+    );
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
 
@@ -59,7 +65,8 @@ describe('Redis Cluster and Sentinel', () => {
 
   it('runs on a 3-node Redis Cluster (redis+cluster://)', async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
-    for (const port of ports) await redisServer(['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--appendonly', 'no']);
+    for (const port of ports)
+      await redisServer(['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--appendonly', 'no']);
     await until(() => ports.every((p) => cli(p, 'ping').includes('PONG')));
     spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
     await until(() => cli(ports[0]!, 'cluster', 'info').includes('cluster_state:ok'));

@@ -29,7 +29,10 @@ describe('Redis out of memory or down', () => {
   };
   const jobBody = () => {
     const enc = owner.encryptVectors([[61, 62, 63, 64]], { purpose: 'sum' });
-    return { ciphertext: enc.ciphertexts[0] as Uint8Array, data: pack({ v: WIRE_VERSION, op: 'mean', contextId, count: 4, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }) };
+    return {
+      ciphertext: enc.ciphertexts[0] as Uint8Array,
+      data: pack({ v: WIRE_VERSION, op: 'mean', contextId, count: 4, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }),
+    };
   };
 
   beforeAll(async () => {
@@ -75,7 +78,10 @@ describe('Redis out of memory or down', () => {
     acceptedJob = accepted[0] as string;
 
     // A model upload while full: its weights and name would be the HSET's arguments.
-    const model = await send('POST', '/v1/models', { type: 'application/json', data: JSON.stringify({ id: CANARY_MODEL, name: CANARY_MODEL, weights: Array.from({ length: 20_000 }, (_, i) => 0.000123 * i + 0.777) }) });
+    const model = await send('POST', '/v1/models', {
+      type: 'application/json',
+      data: JSON.stringify({ id: CANARY_MODEL, name: CANARY_MODEL, weights: Array.from({ length: 20_000 }, (_, i) => 0.000123 * i + 0.777) }),
+    });
     expect(model.status).toBe(503);
     expect(model.json.error?.code).toBe('unavailable');
     // Reads still work while Redis is full.
@@ -113,7 +119,12 @@ describe('Redis out of memory or down', () => {
       ['POST', '/v1/datasets', { type: 'application/json', data: '{}' }],
     ];
     for (const [method, path, body] of routes) {
-      const res = await fetch(`${api.url}${path}`, { signal: AbortSignal.timeout(5000), method, headers: body ? { 'content-type': body.type } : {}, body: body?.data as RequestInit['body'] });
+      const res = await fetch(`${api.url}${path}`, {
+        signal: AbortSignal.timeout(5000),
+        method,
+        headers: body ? { 'content-type': body.type } : {},
+        body: body?.data as RequestInit['body'],
+      });
       statuses.push(res.status);
       expect(res.status, `${method} ${path}`).toBe(503);
       expect(res.headers.get('retry-after'), `${method} ${path}`).toMatch(/^\d+$/);

@@ -60,9 +60,16 @@ describe('bad input', () => {
 
   it('answers garbage on every /v1 route with a 4xx JSON error and a code', async () => {
     const routes: [string, string][] = [
-      ['POST', '/v1/contexts'], ['POST', '/v1/jobs'], ['POST', '/v1/models'], ['POST', '/v1/datasets'],
-      ['POST', '/v1/datasets/x/records'], ['POST', '/v1/datasets/x/reports'], ['PUT', '/v1/datasets/x/schedules/nightly'],
-      ['GET', '/v1/jobs/%00'], ['GET', '/v1/jobs/x/result?wait=abc'], ['DELETE', '/v1/datasets/x'],
+      ['POST', '/v1/contexts'],
+      ['POST', '/v1/jobs'],
+      ['POST', '/v1/models'],
+      ['POST', '/v1/datasets'],
+      ['POST', '/v1/datasets/x/records'],
+      ['POST', '/v1/datasets/x/reports'],
+      ['PUT', '/v1/datasets/x/schedules/nightly'],
+      ['GET', '/v1/jobs/%00'],
+      ['GET', '/v1/jobs/x/result?wait=abc'],
+      ['DELETE', '/v1/datasets/x'],
     ];
     const bodies = [
       { type: MSGPACK, data: Buffer.from([0xc1, 0xde, 0xad]) },
@@ -180,7 +187,10 @@ describe('bad input', () => {
 describe('tenants', () => {
   let api: ApiServer;
   beforeAll(async () => {
-    api = await inProcessApi(f.stack.redisUrl, { VEIL_PREFIX: f.stack.prefix, VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68' });
+    api = await inProcessApi(f.stack.redisUrl, {
+      VEIL_PREFIX: f.stack.prefix,
+      VEIL_TOKENS: 'alice:a11ce5e7b2c94d18a11ce5e7b2c94d18:admin,bob:b0b7f3e1a95c2d68b0b7f3e1a95c2d68',
+    });
   });
   afterAll(() => api?.close());
   const alice = () => new VeilClient({ server: api.url, token: 'a11ce5e7b2c94d18a11ce5e7b2c94d18' });
@@ -197,14 +207,36 @@ describe('tenants', () => {
     const [grs] = (await waitAndFinish(alice(), f.owner, jobId)) as GrsOutcome[];
     expect(Math.abs(grs!.score - -0.03)).toBeLessThan(1e-6);
     const auth = { authorization: 'Bearer b0b7f3e1a95c2d68b0b7f3e1a95c2d68' };
-    for (const [method, path] of [['GET', `/v1/jobs/${jobId}`], ['GET', `/v1/jobs/${jobId}/result`], ['DELETE', `/v1/jobs/${jobId}`], ['GET', `/v1/models/${SEED_MODEL.id}`]]) {
+    for (const [method, path] of [
+      ['GET', `/v1/jobs/${jobId}`],
+      ['GET', `/v1/jobs/${jobId}/result`],
+      ['DELETE', `/v1/jobs/${jobId}`],
+      ['GET', `/v1/models/${SEED_MODEL.id}`],
+    ]) {
       const res = await call(api.url, method!, path!, undefined, auth);
       expect(res.status, `${method} ${path}`).toBe(404);
     }
     expect(await bob().listModels()).toEqual([]);
     // Bob can't use Alice's context either: the same id under his tenant does not exist.
     const enc = f.owner.encryptVectors([[1, 2]], { purpose: 'sum' });
-    const res = await call(api.url, 'POST', '/v1/jobs', { type: MSGPACK, data: pack({ v: 1, op: 'mean', contextId: f.owner.contextId, count: 2, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }) }, auth);
+    const res = await call(
+      api.url,
+      'POST',
+      '/v1/jobs',
+      {
+        type: MSGPACK,
+        data: pack({
+          v: 1,
+          op: 'mean',
+          contextId: f.owner.contextId,
+          count: 2,
+          scaleBits: enc.scaleBits,
+          valueBits: enc.valueBits,
+          ciphertexts: enc.ciphertexts,
+        }),
+      },
+      auth,
+    );
     expect([res.status, res.json.error?.code]).toEqual([404, 'context_not_found']);
     // Alice still sees her job.
     expect((await alice().status(jobId)).status).toBe('completed');
@@ -229,7 +261,12 @@ describe('a worker process stopped mid-job', () => {
     expect(await job.getState()).toBe('completed');
     expect(job.processedBy).toBe(`veil-worker-${holder}`);
     const [grs] = (await waitAndFinish(own.client, own.owner, jobId)) as GrsOutcome[];
-    expect(relErr(grs!.score, dosages.reduce((a, d, i) => a + d * weights[i]!, 0))).toBeLessThan(1e-6);
+    expect(
+      relErr(
+        grs!.score,
+        dosages.reduce((a, d, i) => a + d * weights[i]!, 0),
+      ),
+    ).toBeLessThan(1e-6);
     own.stack.addWorker();
   });
 

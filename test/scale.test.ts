@@ -10,7 +10,7 @@ describe('a 1,000,000-variant GRS', () => {
     const length = 1_000_000;
     // Deterministic pseudo-random weights and dosages (a PGS has small weights of both signs).
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const weights = Array.from({ length }, () => (rand() - 0.5) * 0.2);
     const dosages = Array.from({ length }, () => Math.floor(rand() * 3));
     await f.client.addModelJson({ id: 'synthetic-1m', name: 'synthetic 1M', weights, bias: 0 });

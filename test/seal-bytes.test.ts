@@ -29,7 +29,13 @@ describe.each(PRESET_IDS)('SEAL bytes of preset %s', (presetId: PresetId) => {
     type Saver = { saveArray(m: typeof M.none): Uint8Array };
     const forms = (full: Saver, seeded: () => Saver) => {
       const s = scope.track(seeded() as Saver & { delete(): void });
-      return { none: full.saveArray(M.none), zstd: full.saveArray(M.zstd), zlib: full.saveArray(M.zlib), seededNone: s.saveArray(M.none), seededZstd: s.saveArray(M.zstd) };
+      return {
+        none: full.saveArray(M.none),
+        zstd: full.saveArray(M.zstd),
+        zlib: full.saveArray(M.zlib),
+        seededNone: s.saveArray(M.none),
+        seededZstd: s.saveArray(M.zstd),
+      };
     };
     saved.ciphertext = forms(scope.track(enc.encrypt(pt)!), () => enc.encryptSymmetricSerializable(pt));
     saved.publicKey = forms(pk, () => kg.createPublicKeySerializable());

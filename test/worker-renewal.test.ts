@@ -39,7 +39,16 @@ describe('worker thread after SEAL refused a job (VALIDATE_CIPHERTEXTS=worker)',
       return bytes;
     });
     const contextId = await f.client.uploadContext(f.owner.publicContext);
-    const jobId = await f.client.submit({ v: WIRE_VERSION, op: 'grs', contextId, modelId: SEED_MODEL.id, samples: 1, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: [forged] });
+    const jobId = await f.client.submit({
+      v: WIRE_VERSION,
+      op: 'grs',
+      contextId,
+      modelId: SEED_MODEL.id,
+      samples: 1,
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: [forged],
+    });
     const failed = await f.client.result(jobId).then(
       () => undefined,
       (err: { code?: string; message?: string }) => err,

@@ -42,7 +42,7 @@ const result = await build({
   loader: { '.wasm': 'file' },
   plugins: [browserAdapters],
   metafile: true,
-  logLevel: "warning",
+  logLevel: 'warning',
 });
 
 // PAGE_ANALYZE=1 npm run build: what each bundle is made of.

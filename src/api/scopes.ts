@@ -19,7 +19,9 @@ export function authorize(req: Request, res: Response, next: NextFunction) {
   const needed = requiredScope(req.method, req.path);
   const scope = scopeOf(res);
   if (needed === 'any' || scope === 'admin' || scope === needed) return next();
-  next(new VeilError('forbidden_scope', `${req.method} ${req.baseUrl}${req.path} needs a token of scope '${needed}' (or 'admin'); this one has '${scope}'`, 403));
+  next(
+    new VeilError('forbidden_scope', `${req.method} ${req.baseUrl}${req.path} needs a token of scope '${needed}' (or 'admin'); this one has '${scope}'`, 403),
+  );
 }
 
 /**

@@ -32,7 +32,10 @@ export function requireRedis(redis: RedisClient) {
 
 function sendUnavailable(res: Response): void {
   const err = new UnavailableError('down');
-  res.set('Retry-After', String(err.retryAfterSeconds)).status(err.status).json({ error: { code: err.code, message: err.message } });
+  res
+    .set('Retry-After', String(err.retryAfterSeconds))
+    .status(err.status)
+    .json({ error: { code: err.code, message: err.message } });
 }
 
 /**

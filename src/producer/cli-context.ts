@@ -10,8 +10,13 @@ export interface CliContext {
 
 /** `72.5,71,73.2` → numbers; anything else is the user's error, named by the option. */
 export function parseNumbers(list: string, what: string): number[] {
-  const values = list.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new VeilError('invalid_input', `${what}: '${list}' is not a comma-separated list of numbers`);
+  const values = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v)))
+    throw new VeilError('invalid_input', `${what}: '${list}' is not a comma-separated list of numbers`);
   return values;
 }
 

@@ -55,7 +55,10 @@ async function genotypeCsv(file: string): Promise<GenotypeRecord[]> {
  * where it stopped, marked failed, never at "100% done".
  */
 async function waitAndFinish(ctx: CliContext, owner: Owner, jobId: string): Promise<ReportOutcome> {
-  const bar = ctx.json() || !process.stderr.isTTY ? undefined : new SingleBar({ format: 'report [{bar}] {percentage}% | {status}', barsize: 30, stream: process.stderr, hideCursor: true });
+  const bar =
+    ctx.json() || !process.stderr.isTTY
+      ? undefined
+      : new SingleBar({ format: 'report [{bar}] {percentage}% | {status}', barsize: 30, stream: process.stderr, hideCursor: true });
   // The job id (up to ~70 characters) is on its own line: inside the bar it pushed the status past
   // the edge of an 80- or 120-column terminal, where cli-progress cuts the line.
   if (bar) process.stderr.write(`report ${jobId}\n`);
@@ -79,7 +82,9 @@ const SHOWN_SCORES = 10;
 function humanReport(r: ReportOutcome, outFile?: string): string {
   const window = `${r.since ?? 'first record'} … ${r.until}`;
   if (r.op !== 'grs') return `${r.op}: ${r.value}\ncount: ${r.count}\nwindow: ${window}\njob: ${r.jobId}`;
-  const rows = r.scores.slice(0, SHOWN_SCORES).map((s) => `  ${s.recordId}\t${s.score.toFixed(6)}${s.probability !== undefined ? `\t${s.probability.toFixed(5)}` : ''}`);
+  const rows = r.scores
+    .slice(0, SHOWN_SCORES)
+    .map((s) => `  ${s.recordId}\t${s.score.toFixed(6)}${s.probability !== undefined ? `\t${s.probability.toFixed(5)}` : ''}`);
   const more = r.scores.length - rows.length;
   return [
     `grs (model ${r.modelId}): ${r.count} records, mean score ${r.mean}`,
@@ -111,25 +116,39 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
   const ds = program.command('dataset').description('encrypted datasets: append over time, report on a schedule');
 
   ds.command('create <name>')
-    .description('a dataset bound to this key pair\'s public context')
+    .description("a dataset bound to this key pair's public context")
     .requiredOption('--keys <dir>', 'key directory from veil keygen')
     .addOption(new Option('--kind <kind>', 'what its records are').choices(['readings', 'genotypes']).default('readings'))
     .option('--variants <n>', 'genotypes: dosages per record', (v) => Number(v))
     .option('--model <id>', 'genotypes: take the number of dosages from this model')
     .option('--retention-days <d>', 'days a record is kept (server default 400)', (v) => Number(v))
     .option('--value-bits <b>', 'readings: |value| < 2^b (default 12, i.e. < 4096)', (v) => Number(v))
-    .action(async (name: string, o: { keys: string; kind: 'readings' | 'genotypes'; variants?: number; model?: string; retentionDays?: number; valueBits?: number }) => {
-      await withOwner(o.keys, async (owner) => {
-        const meta = await createDataset(client(), owner, name, { kind: o.kind, variants: o.variants, modelId: o.model, retentionDays: o.retentionDays, valueBits: o.valueBits });
-        output({ dataset: meta.dataset, contextId: meta.contextId, kind: meta.kind, retentionDays: meta.retentionDays });
-      });
-    });
+    .action(
+      async (
+        name: string,
+        o: { keys: string; kind: 'readings' | 'genotypes'; variants?: number; model?: string; retentionDays?: number; valueBits?: number },
+      ) => {
+        await withOwner(o.keys, async (owner) => {
+          const meta = await createDataset(client(), owner, name, {
+            kind: o.kind,
+            variants: o.variants,
+            modelId: o.model,
+            retentionDays: o.retentionDays,
+            valueBits: o.valueBits,
+          });
+          output({ dataset: meta.dataset, contextId: meta.contextId, kind: meta.kind, retentionDays: meta.retentionDays });
+        });
+      },
+    );
 
   ds.command('list')
     .description('your datasets')
     .action(async () => {
       const list = await client().listDatasets();
-      output({ datasets: list.map((d) => ({ dataset: d.dataset, kind: d.kind, contextId: d.contextId })) }, list.map((d) => `${d.dataset}\t${d.kind}`).join('\n') || 'no datasets');
+      output(
+        { datasets: list.map((d) => ({ dataset: d.dataset, kind: d.kind, contextId: d.contextId })) },
+        list.map((d) => `${d.dataset}\t${d.kind}`).join('\n') || 'no datasets',
+      );
     });
 
   ds.command('append <name>')
@@ -138,25 +157,32 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--values <list>', 'readings taken at --at, e.g. 61.5,62,60.8')
     .option('--at <iso>', 'time of --values (default now)')
     .option('--csv <file>', 'readings as rows ISO-time,value')
-    .option('--genotype <list>', 'one genotype record: dosages in the dataset\'s variant order')
+    .option('--genotype <list>', "one genotype record: dosages in the dataset's variant order")
     .option('--record-id <id>', 'id of the --genotype record')
     .option('--genotype-csv <file>', 'genotype records as rows recordId,dosage,…')
     .option('--idempotency-key <key>', 'a retried append with the same key stores nothing twice')
-    .action(async (name: string, o: { keys: string; values?: string; at?: string; csv?: string; genotype?: string; recordId?: string; genotypeCsv?: string; idempotencyKey?: string }) => {
-      await withOwner(o.keys, async (owner) => {
-        let out;
-        if (o.genotype || o.genotypeCsv) {
-          const records = o.genotypeCsv ? await genotypeCsv(o.genotypeCsv) : [{ id: o.recordId ?? '', dosages: parseNumbers(o.genotype as string, '--genotype') }];
-          if (records.some((r) => !r.id)) throw new VeilError('invalid_input', 'give --record-id with --genotype');
-          out = await appendGenotypes(client(), owner, name, records, { at: time(o.at, '--at'), idempotencyKey: o.idempotencyKey });
-        } else {
-          const batches = o.csv ? await readingsCsv(o.csv) : o.values ? [{ values: parseNumbers(o.values, '--values'), at: time(o.at, '--at') }] : undefined;
-          if (!batches) throw new VeilError('invalid_input', 'give --values (with --at), --csv, --genotype or --genotype-csv');
-          out = await appendReadings(client(), owner, name, batches, { idempotencyKey: o.idempotencyKey });
-        }
-        output({ dataset: out.dataset, records: out.records });
-      });
-    });
+    .action(
+      async (
+        name: string,
+        o: { keys: string; values?: string; at?: string; csv?: string; genotype?: string; recordId?: string; genotypeCsv?: string; idempotencyKey?: string },
+      ) => {
+        await withOwner(o.keys, async (owner) => {
+          let out;
+          if (o.genotype || o.genotypeCsv) {
+            const records = o.genotypeCsv
+              ? await genotypeCsv(o.genotypeCsv)
+              : [{ id: o.recordId ?? '', dosages: parseNumbers(o.genotype as string, '--genotype') }];
+            if (records.some((r) => !r.id)) throw new VeilError('invalid_input', 'give --record-id with --genotype');
+            out = await appendGenotypes(client(), owner, name, records, { at: time(o.at, '--at'), idempotencyKey: o.idempotencyKey });
+          } else {
+            const batches = o.csv ? await readingsCsv(o.csv) : o.values ? [{ values: parseNumbers(o.values, '--values'), at: time(o.at, '--at') }] : undefined;
+            if (!batches) throw new VeilError('invalid_input', 'give --values (with --at), --csv, --genotype or --genotype-csv');
+            out = await appendReadings(client(), owner, name, batches, { idempotencyKey: o.idempotencyKey });
+          }
+          output({ dataset: out.dataset, records: out.records });
+        });
+      },
+    );
 
   ds.command('run <name>')
     .description('a report now over a time window; waits, then decrypts here')
@@ -166,7 +192,7 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--until <iso>', 'window end, exclusive (default: now)')
     .option('--model <id>', 'grs: the model')
     .option('--no-wait', 'request only; print the job id')
-    .option('--out <file>', 'grs: write every record\'s score to this CSV')
+    .option('--out <file>', "grs: write every record's score to this CSV")
     .action(async (name: string, o: { op: ReportOp; keys: string; since?: string; until?: string; model?: string; wait: boolean; out?: string }) => {
       time(o.since, '--since');
       time(o.until, '--until');
@@ -180,7 +206,7 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
   ds.command('result <job>')
     .description('collect a report by job id and decrypt it here (veil result does the same)')
     .requiredOption('--keys <dir>', 'key directory from veil keygen')
-    .option('--out <file>', 'grs: write every record\'s score to this CSV')
+    .option('--out <file>', "grs: write every record's score to this CSV")
     .action(async (jobId: string, o: { keys: string; out?: string }) => {
       await withOwner(o.keys, async (owner) => {
         await printReport(ctx, await waitAndFinish(ctx, owner, jobId), o.out);
@@ -196,12 +222,18 @@ export function registerDatasetCommands(program: Command, ctx: CliContext): void
     .option('--window-days <d>', 'report on the last D days before each run (default: every record)', (v) => Number(v))
     .option('--model <id>', 'grs: the model')
     .action(async (name: string, o: { op: ReportOp; cron: string; tz: string; name?: string; windowDays?: number; model?: string }) => {
-      const s = await client().putSchedule(name, o.name ?? o.op, { op: o.op, cron: o.cron, tz: o.tz, ...(o.windowDays ? { windowDays: o.windowDays } : {}), ...(o.model ? { modelId: o.model } : {}) });
+      const s = await client().putSchedule(name, o.name ?? o.op, {
+        op: o.op,
+        cron: o.cron,
+        tz: o.tz,
+        ...(o.windowDays ? { windowDays: o.windowDays } : {}),
+        ...(o.model ? { modelId: o.model } : {}),
+      });
       output({ dataset: name, schedule: s.schedule, schedulerId: s.schedulerId, next: s.next });
     });
 
   ds.command('schedules <name>')
-    .description('the dataset\'s report schedules and their next runs')
+    .description("the dataset's report schedules and their next runs")
     .action(async (name: string) => {
       const list = await client().listSchedules(name);
       output({ dataset: name, schedules: list }, list.map((s) => `${s.schedule}\t${s.op}\t${s.cron}\t${s.tz}\tnext ${s.next}`).join('\n') || 'no schedules');

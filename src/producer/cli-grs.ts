@@ -35,9 +35,11 @@ function progressBar(ctx: CliContext, label: string): SingleBar | undefined {
 async function matchFile(ctx: CliContext, o: GrsOptions): Promise<GenotypeMatch> {
   const model = await ctx.client().getModel(o.model);
   const file = (o.vcf ?? o['23andme']) as string;
-  const size = (await stat(file).catch(() => {
-    throw new VeilError('file_not_found', `cannot read ${file}`);
-  })).size;
+  const size = (
+    await stat(file).catch(() => {
+      throw new VeilError('file_not_found', `cannot read ${file}`);
+    })
+  ).size;
   const bar = progressBar(ctx, `reading ${file}`);
   bar?.start(size, 0);
   const onProgress = ({ bytes }: { bytes: number }) => bar?.update(bytes);
@@ -71,7 +73,7 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
     .option('--no-mean-imputation', 'missing calls count 0 (default: 2 × the effect-allele frequency, as PLINK 2)')
     .option('--ds', 'use the VCF DS (dosage) field instead of GT, like plink2 --vcf dosage=DS')
     .option('--autosomes-only', 'use chr1-22 only')
-    .option('--exclude-ambiguous', 'skip strand-ambiguous A/T and C/G SNPs (with --autosomes-only: the PGS Catalog Calculator\'s variant set)')
+    .option('--exclude-ambiguous', "skip strand-ambiguous A/T and C/G SNPs (with --autosomes-only: the PGS Catalog Calculator's variant set)")
     .option('--packing <layout>', 'with --all-samples: auto (fewer ciphertexts), coeff (samples side by side) or sample (one ciphertext per variant)', 'auto')
     .option('--no-wait', 'submit only; print the job id')
     .action(async (o: GrsOptions) => {
@@ -99,7 +101,8 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
         }
         const bar = progressBar(ctx, 'scoring');
         bar?.start(match.samples.length, 0);
-        if (o.packing !== 'auto' && !(PACKINGS as readonly string[]).includes(o.packing)) throw new VeilError('invalid_input', `--packing must be auto, ${PACKINGS.join(' or ')}`);
+        if (o.packing !== 'auto' && !(PACKINGS as readonly string[]).includes(o.packing))
+          throw new VeilError('invalid_input', `--packing must be auto, ${PACKINGS.join(' or ')}`);
         const packing = o.packing === 'auto' ? undefined : (o.packing as Packing);
         const scores = await scoreSamples(ctx.client(), owner, o.model, match, (done) => bar?.update(done), { packing });
         bar?.stop();
@@ -108,7 +111,9 @@ export function registerGrsCommand(program: Command, ctx: CliContext): void {
           const prob = scores.some((s) => s.probability !== undefined);
           process.stdout.write(`sample\tscore${prob ? '\tprobability' : ''}\n`);
           for (const s of scores) process.stdout.write(`${s.sample}\t${s.score}${prob ? `\t${s.probability}` : ''}\n`);
-          process.stderr.write(`${scores.length} samples; ${match.variantsUsed} variants used, ${match.variantsMissing} missing (${JSON.stringify(match.reasons)})\n`);
+          process.stderr.write(
+            `${scores.length} samples; ${match.variantsUsed} variants used, ${match.variantsMissing} missing (${JSON.stringify(match.reasons)})\n`,
+          );
         }
       });
     });

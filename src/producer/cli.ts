@@ -28,7 +28,15 @@ const client = () => (runClient ??= new VeilClient({ server: globals().server, t
 /** Print `obj` as JSON (--json) or as `key: value` lines. */
 function output(obj: Record<string, unknown>, human?: string): void {
   if (globals().json) process.stdout.write(`${JSON.stringify(obj)}\n`);
-  else process.stdout.write(`${human ?? Object.entries(obj).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`).join('\n')}\n`);
+  else
+    process.stdout.write(
+      `${
+        human ??
+        Object.entries(obj)
+          .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`)
+          .join('\n')
+      }\n`,
+    );
 }
 
 async function readCsvColumn(file: string, column?: string): Promise<number[]> {
@@ -49,10 +57,12 @@ const models = program.command('models').description('scoring models on the serv
 models
   .command('add <file>')
   .description('upload a PGS Catalog scoring file (plain or .gz) or a JSON model')
-  .option('--id <id>', 'model id (default: the file\'s pgs_id or name)')
+  .option('--id <id>', "model id (default: the file's pgs_id or name)")
   .action(async (file: string, o: { id?: string }) => {
     const bytes = await readFile(file);
-    const info = file.endsWith('.json') ? await client().addModelJson({ ...JSON.parse(bytes.toString('utf8')), ...(o.id ? { id: o.id } : {}) }) : await client().addModelFile(bytes, o.id);
+    const info = file.endsWith('.json')
+      ? await client().addModelJson({ ...JSON.parse(bytes.toString('utf8')), ...(o.id ? { id: o.id } : {}) })
+      : await client().addModelFile(bytes, o.id);
     output({ modelId: info.modelId, variants: info.variants, name: info.name });
   });
 models
@@ -60,7 +70,10 @@ models
   .description('models on the server')
   .action(async () => {
     const list = await client().listModels();
-    output({ models: list.map((m) => ({ modelId: m.modelId, variants: m.variants, name: m.name })) }, list.map((m) => `${m.modelId}\t${m.variants} variants\t${m.name}`).join('\n') || 'no models');
+    output(
+      { models: list.map((m) => ({ modelId: m.modelId, variants: m.variants, name: m.name })) },
+      list.map((m) => `${m.modelId}\t${m.variants} variants\t${m.name}`).join('\n') || 'no models',
+    );
   });
 
 async function submitAndReport(keys: string, submit: (owner: Owner) => Promise<string>, wait: boolean): Promise<void> {
@@ -95,7 +108,7 @@ program
 
 program
   .command('result <job>')
-  .description('fetch a job\'s encrypted result and decrypt it here')
+  .description("fetch a job's encrypted result and decrypt it here")
   .requiredOption('--keys <dir>', 'key directory from veil keygen')
   .action(async (job: string, o: { keys: string }) => {
     await withOwner(o.keys, async (owner) => {

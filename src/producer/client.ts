@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
+import { contextStoredSchema, errorBodySchema, IDEMPOTENCY_HEADER, jobAcceptedSchema, jobStatusBodySchema, type JobStatusBody } from '../shared/api.js';
 import {
-  contextStoredSchema, errorBodySchema, IDEMPOTENCY_HEADER, jobAcceptedSchema, jobStatusBodySchema, type JobStatusBody,
-} from '../shared/api.js';
-import {
-  appendedSchema, datasetDetailSchema, datasetListSchema, datasetMetaSchema, reportAcceptedSchema, reportListSchema, scheduleInfoSchema, scheduleListSchema,
-  type AppendRecords, type Appended, type CreateDataset, type DatasetMeta, type ReportListing, type ReportRequest, type ScheduleInfo, type ScheduleRequest,
+  appendedSchema,
+  datasetDetailSchema,
+  datasetListSchema,
+  datasetMetaSchema,
+  reportAcceptedSchema,
+  reportListSchema,
+  scheduleInfoSchema,
+  scheduleListSchema,
+  type AppendRecords,
+  type Appended,
+  type CreateDataset,
+  type DatasetMeta,
+  type ReportListing,
+  type ReportRequest,
+  type ScheduleInfo,
+  type ScheduleRequest,
 } from '../shared/api-datasets.js';
 import { contextIdOf } from '../shared/context.js';
 import { VeilError } from '../shared/errors.js';
@@ -34,7 +46,12 @@ export class VeilClient {
     this.base = opts.server.replace(/\/+$/, '');
   }
 
-  private async request(method: string, path: string, body?: { type: string; data: Uint8Array | string }, headers: Record<string, string> = {}): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    body?: { type: string; data: Uint8Array | string },
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const h: Record<string, string> = { ...headers };
     if (this.opts.token) h.authorization = `Bearer ${this.opts.token}`;
     if (body) h['content-type'] = body.type;
@@ -58,7 +75,12 @@ export class VeilClient {
   private async call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<z.output<S>> {
     const res = await this.request(method, path, body === undefined ? undefined : { type: 'application/json', data: JSON.stringify(body) }, headers);
     const parsed = schema.safeParse(await res.json());
-    if (!parsed.success) throw new VeilError('invalid_response', `${method} ${path}: the server's answer does not match this client (${parsed.error.issues[0]?.message ?? 'invalid'}); update one of them`, 502);
+    if (!parsed.success)
+      throw new VeilError(
+        'invalid_response',
+        `${method} ${path}: the server's answer does not match this client (${parsed.error.issues[0]?.message ?? 'invalid'}); update one of them`,
+        502,
+      );
     return parsed.data;
   }
 
@@ -169,12 +191,18 @@ export class VeilClient {
 
   /** Append record groups (msgpack: ciphertexts are binary). */
   async appendRecords(name: string, body: AppendRecords, idempotencyKey?: string): Promise<Appended> {
-    const res = await this.request('POST', `/v1/datasets/${encodeURIComponent(name)}/records`, { type: 'application/msgpack', data: pack(body) }, VeilClient.idempotency(idempotencyKey));
+    const res = await this.request(
+      'POST',
+      `/v1/datasets/${encodeURIComponent(name)}/records`,
+      { type: 'application/msgpack', data: pack(body) },
+      VeilClient.idempotency(idempotencyKey),
+    );
     return appendedSchema.parse(await res.json());
   }
 
   async requestReport(name: string, body: ReportRequest, idempotencyKey?: string): Promise<string> {
-    return (await this.call(reportAcceptedSchema, 'POST', `/v1/datasets/${encodeURIComponent(name)}/reports`, body, VeilClient.idempotency(idempotencyKey))).jobId;
+    return (await this.call(reportAcceptedSchema, 'POST', `/v1/datasets/${encodeURIComponent(name)}/reports`, body, VeilClient.idempotency(idempotencyKey)))
+      .jobId;
   }
 
   async listReports(name: string, limit = 100): Promise<ReportListing[]> {

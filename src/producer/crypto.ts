@@ -114,7 +114,10 @@ export class Owner {
     const maxAbs = opts.maxAbs ?? (opts.purpose === 'dot' ? MAX_DOSAGE : 2 ** DEFAULT_VALUE_BITS - 1);
     // CKKS has its own (fixed) scale; coefficient encoding's follows from the op and the length.
     const preset = this.preset;
-    const scaleBits = preset.encoding === 'slots' ? undefined : opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, preset.plainModulusBits) : DOSAGE_SCALE_BITS);
+    const scaleBits =
+      preset.encoding === 'slots'
+        ? undefined
+        : (opts.scaleBits ?? (opts.purpose === 'sum' ? valueScaleBits(maxAbs, first.length, preset.plainModulusBits) : DOSAGE_SCALE_BITS));
     for (const s of samples) {
       if (s.length !== first.length) throw new InvalidInputError('invalid_input', 'all samples must have the same number of values');
       for (let i = 0; i < s.length; i++) {
@@ -155,7 +158,8 @@ export class Owner {
    * encodings that are integers already (dataset readings), with no detour through doubles.
    */
   encryptIntegers(vectors: readonly (readonly bigint[])[]): Uint8Array[] {
-    if (this.preset.encoding !== 'coeff') throw new InvalidInputError('unsupported_parameters', `integer coefficients need a BFV preset, not ${this.preset.id}`);
+    if (this.preset.encoding !== 'coeff')
+      throw new InvalidInputError('unsupported_parameters', `integer coefficients need a BFV preset, not ${this.preset.id}`);
     const t = this.ec.plainModulus as bigint;
     const n = this.preset.polyModulusDegree;
     return vectors.map((v) => {
@@ -198,20 +202,21 @@ export class Owner {
 
   /** Decrypt a job result to one number per sample (before any client-side finishing). */
   decryptResult(result: JobResult, layout: VectorLayout): number[] {
-    if (result.preset !== this.preset.id) throw new InvalidInputError('key_mismatch', `the result was made under ${result.preset}, these keys are ${this.preset.id}`);
+    if (result.preset !== this.preset.id)
+      throw new InvalidInputError('key_mismatch', `the result was made under ${result.preset}, these keys are ${this.preset.id}`);
     const decoded = result.ciphertexts.map((bytes) => this.decryptRaw(bytes));
     const values: number[] = [];
-      for (let s = 0; s < layout.samples; s++) {
-        const { ciphertext, index } = resultPosition(layout, this.preset, s);
-        const vec = decoded[ciphertext];
-        if (!vec) throw new InvalidInputError('invalid_result', `the result has no ciphertext ${ciphertext}`);
-        if (vec instanceof BigUint64Array) {
-          const t = this.ec.plainModulus as bigint;
-          values.push(fromFixed(centered(vec[index] ?? 0n, t), result.scaleBits));
-        } else {
-          values.push(vec[index] ?? NaN);
-        }
+    for (let s = 0; s < layout.samples; s++) {
+      const { ciphertext, index } = resultPosition(layout, this.preset, s);
+      const vec = decoded[ciphertext];
+      if (!vec) throw new InvalidInputError('invalid_result', `the result has no ciphertext ${ciphertext}`);
+      if (vec instanceof BigUint64Array) {
+        const t = this.ec.plainModulus as bigint;
+        values.push(fromFixed(centered(vec[index] ?? 0n, t), result.scaleBits));
+      } else {
+        values.push(vec[index] ?? NaN);
       }
+    }
     return values;
   }
 

@@ -32,18 +32,33 @@ export interface GenotypeRecord {
 
 const ms = (at: Date | number | undefined) => (at === undefined ? undefined : typeof at === 'number' ? at : at.getTime());
 
-export async function createDataset(client: VeilClient, owner: Owner, name: string, opts: Omit<CreateDataset, 'name' | 'contextId'> = {}): Promise<DatasetMeta> {
+export async function createDataset(
+  client: VeilClient,
+  owner: Owner,
+  name: string,
+  opts: Omit<CreateDataset, 'name' | 'contextId'> = {},
+): Promise<DatasetMeta> {
   const contextId = await client.uploadContext(owner.publicContext);
   return client.createDataset({ name, contextId, ...opts });
 }
 
 function checkDataset(owner: Owner, meta: DatasetMeta, kind: DatasetKind): void {
-  if (meta.contextId !== owner.contextId) throw new VeilError('key_mismatch', `dataset '${meta.dataset}' is bound to context ${meta.contextId.slice(0, 12)}…, these keys are ${owner.contextId.slice(0, 12)}…`);
+  if (meta.contextId !== owner.contextId)
+    throw new VeilError(
+      'key_mismatch',
+      `dataset '${meta.dataset}' is bound to context ${meta.contextId.slice(0, 12)}…, these keys are ${owner.contextId.slice(0, 12)}…`,
+    );
   if (meta.kind !== kind) throw new VeilError('wrong_kind', `dataset '${meta.dataset}' holds ${meta.kind}, not ${kind}`);
 }
 
 /** Encrypt and append readings: one record per batch (all its readings share its time). */
-export async function appendReadings(client: VeilClient, owner: Owner, name: string, batches: ReadingsBatch[], opts: { idempotencyKey?: string } = {}): Promise<{ dataset: string; records: number }> {
+export async function appendReadings(
+  client: VeilClient,
+  owner: Owner,
+  name: string,
+  batches: ReadingsBatch[],
+  opts: { idempotencyKey?: string } = {},
+): Promise<{ dataset: string; records: number }> {
   const meta = await client.getDataset(name);
   checkDataset(owner, meta, 'readings');
   const enc = meta.encoding as ReadingsEncoding;
@@ -57,7 +72,13 @@ export async function appendReadings(client: VeilClient, owner: Owner, name: str
 }
 
 /** Encrypt and append genotype records, packed `groupSize` records per stored group. */
-export async function appendGenotypes(client: VeilClient, owner: Owner, name: string, records: GenotypeRecord[], opts: { at?: Date | number; groupSize?: number; idempotencyKey?: string } = {}): Promise<{ dataset: string; records: number }> {
+export async function appendGenotypes(
+  client: VeilClient,
+  owner: Owner,
+  name: string,
+  records: GenotypeRecord[],
+  opts: { at?: Date | number; groupSize?: number; idempotencyKey?: string } = {},
+): Promise<{ dataset: string; records: number }> {
   const meta = await client.getDataset(name);
   checkDataset(owner, meta, 'genotypes');
   const size = opts.groupSize ?? records.length;
@@ -65,11 +86,22 @@ export async function appendGenotypes(client: VeilClient, owner: Owner, name: st
   for (let from = 0; from < records.length; from += size) {
     const part = records.slice(from, from + size);
     for (const r of part) {
-      if (r.dosages.length !== meta.variants) throw new VeilError('wrong_length', `record ${r.id} has ${r.dosages.length} dosages; dataset '${name}' takes ${meta.variants}`);
+      if (r.dosages.length !== meta.variants)
+        throw new VeilError('wrong_length', `record ${r.id} has ${r.dosages.length} dosages; dataset '${name}' takes ${meta.variants}`);
     }
-    const enc = owner.encryptVectors(part.map((r) => r.dosages), { purpose: 'dot' });
+    const enc = owner.encryptVectors(
+      part.map((r) => r.dosages),
+      { purpose: 'dot' },
+    );
     const at = ms(opts.at);
-    groups.push({ ...(at !== undefined ? { at } : {}), count: part.length, ids: part.map((r) => r.id), scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts });
+    groups.push({
+      ...(at !== undefined ? { at } : {}),
+      count: part.length,
+      ids: part.map((r) => r.id),
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: enc.ciphertexts,
+    });
   }
   return client.appendRecords(name, { v: 1, records: groups }, opts.idempotencyKey);
 }
@@ -108,7 +140,13 @@ export async function finishReport(client: VeilClient, owner: Owner, result: Job
   const info = result.report;
   if (!info) throw new VeilError('invalid_result', `job ${result.jobId} is not a report`);
   if (result.preset !== owner.preset.id) throw new VeilError('key_mismatch', `the report was made under ${result.preset}, these keys are ${owner.preset.id}`);
-  const common = { jobId: result.jobId, dataset: info.dataset, since: isoOrNull(info.since), until: new Date(info.until).toISOString(), scheduledFor: new Date(info.scheduledFor).toISOString() };
+  const common = {
+    jobId: result.jobId,
+    dataset: info.dataset,
+    since: isoOrNull(info.since),
+    until: new Date(info.until).toISOString(),
+    scheduledFor: new Date(info.scheduledFor).toISOString(),
+  };
   if (info.kind === 'genotypes') return { ...common, ...(await finishGrs(client, owner, result, info)) };
   return { ...common, op: info.op as ReadingsOutcome['op'], value: finishReadings(owner, result, info), count: info.count };
 }
@@ -144,7 +182,12 @@ function ratio(num: bigint, den: bigint): number {
   return Number(num >> shift) / Number(den >> shift);
 }
 
-async function finishGrs(client: VeilClient, owner: Owner, result: JobResult, info: ReportInfo): Promise<Omit<GrsReportOutcome, 'jobId' | 'dataset' | 'since' | 'until' | 'scheduledFor'>> {
+async function finishGrs(
+  client: VeilClient,
+  owner: Owner,
+  result: JobResult,
+  info: ReportInfo,
+): Promise<Omit<GrsReportOutcome, 'jobId' | 'dataset' | 'since' | 'until' | 'scheduledFor'>> {
   const modelId = result.modelId as string;
   // The result names the link; only one from an older worker sends the owner back for the model.
   const link = result.link ?? (await client.getModelInfo(modelId)).link;

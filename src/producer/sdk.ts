@@ -45,4 +45,3 @@ export async function withOwner<T>(dir: string, fn: (owner: Owner) => Promise<T>
     owner.dispose();
   }
 }
-

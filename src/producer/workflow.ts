@@ -48,14 +48,30 @@ export async function submitGrs(
   const packing = opts.packing ?? 'coeff';
   const enc = owner.encryptVectors(dosages, { purpose: 'dot', packing, ...(opts.hardCalls ? { scaleBits: HARD_CALL_SCALE_BITS } : {}) });
   const contextId = await client.uploadContext(owner.publicContext);
-  return client.submit({ v: WIRE_VERSION, op: 'grs', contextId, modelId, samples: dosages.length, ...(packing !== 'coeff' ? { packing } : {}), scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }, opts.idempotencyKey);
+  return client.submit(
+    {
+      v: WIRE_VERSION,
+      op: 'grs',
+      contextId,
+      modelId,
+      samples: dosages.length,
+      ...(packing !== 'coeff' ? { packing } : {}),
+      scaleBits: enc.scaleBits,
+      valueBits: enc.valueBits,
+      ciphertexts: enc.ciphertexts,
+    },
+    opts.idempotencyKey,
+  );
 }
 
 export async function submitMean(client: VeilClient, owner: Owner, values: number[], opts: SubmitOptions = {}): Promise<string> {
   if (values.length === 0) throw new VeilError('invalid_input', 'give at least one value');
   const enc = owner.encryptVectors([values], { purpose: 'sum' });
   const contextId = await client.uploadContext(owner.publicContext);
-  return client.submit({ v: WIRE_VERSION, op: 'mean', contextId, count: values.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts }, opts.idempotencyKey);
+  return client.submit(
+    { v: WIRE_VERSION, op: 'mean', contextId, count: values.length, scaleBits: enc.scaleBits, valueBits: enc.valueBits, ciphertexts: enc.ciphertexts },
+    opts.idempotencyKey,
+  );
 }
 
 /**

@@ -78,12 +78,23 @@ return {'ok'}
  * stored now. Genotype record ids must be new in the dataset (an id whose group has expired
  * is free again): `409 duplicate_record_id`, and nothing is stored.
  */
-export async function appendGroups(ds: DatasetStore, tenant: string, meta: DatasetMeta, groups: PendingGroup[], opts: { idempotencyKey?: string; nowMs?: number } = {}): Promise<AppendOutcome> {
+export async function appendGroups(
+  ds: DatasetStore,
+  tenant: string,
+  meta: DatasetMeta,
+  groups: PendingGroup[],
+  opts: { idempotencyKey?: string; nowMs?: number } = {},
+): Promise<AppendOutcome> {
   const nowMs = opts.nowMs ?? Date.now();
   const retentionMs = meta.retentionDays * 86_400_000;
   // Every check before the first write: a refused append leaves nothing behind.
   for (const g of groups) {
-    if (g.group.at + retentionMs - nowMs <= 0) throw new InvalidInputError('outside_retention', `a record at ${new Date(g.group.at).toISOString()} is older than the dataset's retention (${meta.retentionDays} days)`, 422);
+    if (g.group.at + retentionMs - nowMs <= 0)
+      throw new InvalidInputError(
+        'outside_retention',
+        `a record at ${new Date(g.group.at).toISOString()} is older than the dataset's retention (${meta.retentionDays} days)`,
+        422,
+      );
   }
   const records = groups.reduce((n, g) => n + g.group.count, 0);
   const ids = groups.flatMap((g) => g.group.ids ?? []);
@@ -123,14 +134,23 @@ export async function appendGroups(ds: DatasetStore, tenant: string, meta: Datas
   const res = (await ds.redis.eval(
     PUBLISH_SCRIPT,
     3 + recKeys.length,
-    ds.key(tenant, meta.dataset, 'idx'), idsKey, idemKey, ...recKeys,
-    opts.idempotencyKey ? '1' : '0', JSON.stringify(marker), String(ds.store.retentionSeconds), JSON.stringify(plan), meta.createdAt, String(nowMs),
+    ds.key(tenant, meta.dataset, 'idx'),
+    idsKey,
+    idemKey,
+    ...recKeys,
+    opts.idempotencyKey ? '1' : '0',
+    JSON.stringify(marker),
+    String(ds.store.retentionSeconds),
+    JSON.stringify(plan),
+    meta.createdAt,
+    String(nowMs),
   )) as [string, string?];
   if (res[0] === 'duplicate') {
     const prev = JSON.parse(res[1] as string) as typeof marker;
     return { duplicate: true, records: prev.records, groups: prev.groups, seqs: [] };
   }
   if (res[0] === 'conflict') throw duplicateId(meta.dataset, res[1] as string);
-  if (res[0] !== 'ok') throw new VeilError('append_interrupted', `the append took longer than ${STAGE_SECONDS} s to store; retry it (with the same Idempotency-Key)`, 503);
+  if (res[0] !== 'ok')
+    throw new VeilError('append_interrupted', `the append took longer than ${STAGE_SECONDS} s to store; retry it (with the same Idempotency-Key)`, 503);
   return { duplicate: false, records, groups: groups.length, seqs: staged.map((g) => g.seq) };
 }

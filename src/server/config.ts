@@ -6,8 +6,7 @@ import { ConfigError } from '../shared/errors.js';
  * Every setting veil reads from the environment, read once and validated at start. A bad value
  * stops the process with a message naming the variable and what to set it to.
  */
-const intIn = (min: number, max: number) =>
-  z.coerce.number().int(`must be a whole number`).min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`);
+const intIn = (min: number, max: number) => z.coerce.number().int(`must be a whole number`).min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`);
 
 /** `tenant:token[:scope],…`: kept as hashes; a problem names the entry, never the token. */
 const tokensSchema = z.string().transform((s, ctx) => {
@@ -32,9 +31,18 @@ const adminTokenSchema = z.string().transform((token, ctx) => {
 const envSchema = z.object({
   PORT: intIn(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
-  REDIS_URL: z.string().regex(/^(rediss?|redis\+sentinel|redis\+cluster):\/\/\S+$/, 'must be redis://, rediss://, redis+sentinel://host:port,…/master or redis+cluster://host:port,…').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(
+      /^(rediss?|redis\+sentinel|redis\+cluster):\/\/\S+$/,
+      'must be redis://, rediss://, redis+sentinel://host:port,…/master or redis+cluster://host:port,…',
+    )
+    .optional(),
   /** Key prefix for everything veil stores in Redis (queues included): lets deployments share one. */
-  VEIL_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/).default('veil'),
+  VEIL_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/)
+    .default('veil'),
   WORKERS: intIn(1, 64).default(2),
   /** Measured best on 2 cores: 1 per process, one process per core (see README, benchmark). */
   WORKER_CONCURRENCY: intIn(1, 64).default(1),
@@ -80,7 +88,12 @@ const envSchema = z.object({
   /** Origins (scheme://host[:port]) whose pages may call the API from a browser; none by default. */
   VEIL_CORS_ORIGINS: z
     .string()
-    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s,]+$/, "must be a comma-separated list of origins such as https://app.example.com (no path, no '*')")))
     .default([]),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -161,7 +161,13 @@ export class DatasetStore {
     const m = this.redis.multi();
     // Idempotency markers are left to their TTL: they name the dataset's createdAt, so a dataset
     // created again under this name does not mistake an old append for its own.
-    m.del(this.key(tenant, dataset), this.key(tenant, dataset, 'idx'), this.key(tenant, dataset, 'ids'), this.key(tenant, dataset, 'sched'), this.key(tenant, dataset, 'reports'));
+    m.del(
+      this.key(tenant, dataset),
+      this.key(tenant, dataset, 'idx'),
+      this.key(tenant, dataset, 'ids'),
+      this.key(tenant, dataset, 'sched'),
+      this.key(tenant, dataset, 'reports'),
+    );
     m.srem(this.keys.datasets(tenant), dataset);
     m.srem(this.keys.datasetRegistry(), JSON.stringify([tenant, dataset]));
     for (const d of defs) m.hdel(this.keys.schedules(), schedulerIdOf(tenant, dataset, d.schedule));

@@ -31,6 +31,10 @@ export function safeError(err: unknown): SafeError {
   const code = (err as { code?: unknown }).code;
   const message = err.message.length > MAX_MESSAGE ? `${err.message.slice(0, MAX_MESSAGE)}…` : err.message;
   // Frames only: the first stack line repeats the (unclipped) message.
-  const frames = (err.stack ?? '').split('\n').filter((l) => l.startsWith('    at ')).slice(0, 15).join('\n');
+  const frames = (err.stack ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('    at '))
+    .slice(0, 15)
+    .join('\n');
   return { type: err.name, message, ...(typeof code === 'string' ? { code } : {}), ...(frames ? { stack: frames } : {}) };
 }

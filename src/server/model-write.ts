@@ -35,10 +35,29 @@ export interface ModelWrite {
 
 /** Store version `expectedVersion + 1` of a model, or throw 409 `model_exists` / `model_changed`. */
 export async function writeModelVersion(redis: RedisClient, w: ModelWrite, mode: ModelWriteMode): Promise<void> {
-  const current = (await redis.eval(WRITE_MODEL, 2, w.modelKey, w.modelsKey, w.expectedVersion, w.meta, w.weights, w.variants, w.modelId, w.expectedVersion + 1)) as number;
+  const current = (await redis.eval(
+    WRITE_MODEL,
+    2,
+    w.modelKey,
+    w.modelsKey,
+    w.expectedVersion,
+    w.meta,
+    w.weights,
+    w.variants,
+    w.modelId,
+    w.expectedVersion + 1,
+  )) as number;
   if (current === -1) return;
   if (mode === 'create') {
-    throw new ModelConflictError('model_exists', `model '${w.modelId}' already exists (version ${current}); replacing it is explicit: PUT /v1/models/${w.modelId} with a models-scope token`, 409);
+    throw new ModelConflictError(
+      'model_exists',
+      `model '${w.modelId}' already exists (version ${current}); replacing it is explicit: PUT /v1/models/${w.modelId} with a models-scope token`,
+      409,
+    );
   }
-  throw new ModelConflictError('model_changed', `model '${w.modelId}' changed while it was being replaced (now version ${current}); read it and try again`, 409);
+  throw new ModelConflictError(
+    'model_changed',
+    `model '${w.modelId}' changed while it was being replaced (now version ${current}); read it and try again`,
+    409,
+  );
 }

@@ -90,7 +90,19 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
   };
   const expectedVersion = previous?.version ?? 0;
   try {
-    await writeModelVersion(store.redis, { modelKey: store.keys.model(tenant, modelId), modelsKey: store.keys.models(tenant), modelId, expectedVersion, meta: JSON.stringify(meta), weights, variants }, mode);
+    await writeModelVersion(
+      store.redis,
+      {
+        modelKey: store.keys.model(tenant, modelId),
+        modelsKey: store.keys.models(tenant),
+        modelId,
+        expectedVersion,
+        meta: JSON.stringify(meta),
+        weights,
+        variants,
+      },
+      mode,
+    );
   } catch (err) {
     // Uploading the very same model again (a retried request, a second demo run) is no overwrite.
     const existing = mode === 'create' ? await getModelMeta(store, tenant, modelId).catch(() => undefined) : undefined;

@@ -26,15 +26,27 @@ export async function admitJob(store: Store, quotas: QuotaConfig, tenant: string
   const key = store.keys.jobsInFlight(tenant);
   let usage = totals(await store.redis.zrange(key, '0', '-1', 'WITHSCORES'));
   if (usage.jobs >= quotas.QUOTA_JOBS_IN_FLIGHT || usage.bytes + bytes > quotas.QUOTA_JOB_BYTES) await pruneFinished(store, key, usage.members);
-  const [, [, after] = []] = (await store.redis.multi().zadd(key, bytes, jobId).zrange(key, '0', '-1', 'WITHSCORES').expire(key, 7 * 24 * 3600).exec()) ?? [];
+  const [, [, after] = []] =
+    (await store.redis
+      .multi()
+      .zadd(key, bytes, jobId)
+      .zrange(key, '0', '-1', 'WITHSCORES')
+      .expire(key, 7 * 24 * 3600)
+      .exec()) ?? [];
   usage = totals(after as string[]);
   const over =
-    usage.jobs > quotas.QUOTA_JOBS_IN_FLIGHT ? `at most ${quotas.QUOTA_JOBS_IN_FLIGHT} unfinished jobs per tenant`
-    : usage.bytes > quotas.QUOTA_JOB_BYTES ? `at most ${quotas.QUOTA_JOB_BYTES} bytes of unfinished jobs' inputs per tenant`
-    : undefined;
+    usage.jobs > quotas.QUOTA_JOBS_IN_FLIGHT
+      ? `at most ${quotas.QUOTA_JOBS_IN_FLIGHT} unfinished jobs per tenant`
+      : usage.bytes > quotas.QUOTA_JOB_BYTES
+        ? `at most ${quotas.QUOTA_JOB_BYTES} bytes of unfinished jobs' inputs per tenant`
+        : undefined;
   if (over) {
     await store.redis.zrem(key, jobId);
-    throw new RateLimitError(usage.jobs > quotas.QUOTA_JOBS_IN_FLIGHT ? 'quota_jobs_in_flight' : 'quota_job_bytes', `${over}; wait for some to finish`, IN_FLIGHT_RETRY_S);
+    throw new RateLimitError(
+      usage.jobs > quotas.QUOTA_JOBS_IN_FLIGHT ? 'quota_jobs_in_flight' : 'quota_job_bytes',
+      `${over}; wait for some to finish`,
+      IN_FLIGHT_RETRY_S,
+    );
   }
 }
 
@@ -83,6 +95,10 @@ export function checkScheduleInterval(cron: string, tz: string, minSeconds: numb
   }
   const gap = Math.min(...times.slice(1).map((t, i) => t - (times[i] as number))) / 1000;
   if (gap < minSeconds) {
-    throw new InvalidInputError('schedule_too_frequent', `cron '${cron}' fires every ${gap} s at times; schedules may fire at most every ${minSeconds} s (MIN_SCHEDULE_INTERVAL_S)`, 422);
+    throw new InvalidInputError(
+      'schedule_too_frequent',
+      `cron '${cron}' fires every ${gap} s at times; schedules may fire at most every ${minSeconds} s (MIN_SCHEDULE_INTERVAL_S)`,
+      422,
+    );
   }
 }

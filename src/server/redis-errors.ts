@@ -9,7 +9,8 @@ export const UNAVAILABLE_RETRY_AFTER_S = 5;
  */
 const BUSY_REPLY = /(^|\W)(OOM|LOADING|MISCONF|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
 /** ioredis and net errors of a lost or refused connection. */
-const CONNECTION_LOST = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|All sentinels are unreachable|Failed to refresh slots cache|Command timed out|Reached the max retries/;
+const CONNECTION_LOST =
+  /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|All sentinels are unreachable|Failed to refresh slots cache|Command timed out|Reached the max retries/;
 
 /** Whether `err` is Redis being unavailable or full, as opposed to a bug or a bad input. */
 export function isRedisUnavailable(err: unknown): boolean {

@@ -69,7 +69,9 @@ export class ScheduleStore {
 
   async forDataset(tenant: string, dataset: string): Promise<ScheduleDef[]> {
     const all = await this.redis.hgetall(this.datasetKey(tenant, dataset));
-    return Object.values(all).map((v) => JSON.parse(v) as ScheduleDef).sort((a, b) => a.schedule.localeCompare(b.schedule));
+    return Object.values(all)
+      .map((v) => JSON.parse(v) as ScheduleDef)
+      .sort((a, b) => a.schedule.localeCompare(b.schedule));
   }
 
   async all(): Promise<Map<string, ScheduleDef>> {
@@ -116,7 +118,11 @@ export function checkTimeZone(tz: string): string {
  */
 export async function applySchedule(q: ScheduleQueue, schedulerId: string, def: ScheduleDef): Promise<number | null> {
   try {
-    await q.queue.upsertJobScheduler(schedulerId, { pattern: def.cron, tz: def.tz }, { name: 'report', data: reportTemplate(def), opts: jobOptions(q.retentionSeconds, q.attempts) });
+    await q.queue.upsertJobScheduler(
+      schedulerId,
+      { pattern: def.cron, tz: def.tz },
+      { name: 'report', data: reportTemplate(def), opts: jobOptions(q.retentionSeconds, q.attempts) },
+    );
   } catch (err) {
     throw new InvalidInputError('invalid_cron', `cron '${def.cron}' (tz ${def.tz}) is not a valid pattern: ${(err as Error).message}`);
   }

@@ -15,8 +15,7 @@ export type ValidationTask = { id: number } & TaskBody;
 type TaskBody = { kind: 'context'; bytes: Uint8Array } | { kind: 'ciphertexts'; preset: PresetId; ciphertexts: Uint8Array[]; labels: string[] };
 
 export type ValidationReply =
-  | { id: number; ok: true; context?: CanonicalContext }
-  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
+  { id: number; ok: true; context?: CanonicalContext } | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
 
 export interface CanonicalContext {
   contextId: string;

@@ -75,13 +75,28 @@ function checkingContext(seal: Seal, preset: Preset): EvalContext {
 }
 
 /** Refusals decided from the bytes alone, before SEAL read anything: the instance is untouched. */
-const BEFORE_SEAL = new Set(['malformed_msgpack', 'duplicate_key', 'msgpack_too_deep', 'invalid_body', 'unknown_field', 'unexpected_field', 'unsupported_parameters', 'missing_galois_keys']);
+const BEFORE_SEAL = new Set([
+  'malformed_msgpack',
+  'duplicate_key',
+  'msgpack_too_deep',
+  'invalid_body',
+  'unknown_field',
+  'unexpected_field',
+  'unsupported_parameters',
+  'missing_galois_keys',
+]);
 
 function replyError(err: unknown): (ValidationReply & { ok: false })['error'] {
   const e = err as { name?: unknown; code?: unknown; message?: unknown; status?: unknown };
   if (typeof e.code === 'string' && typeof e.status === 'number') return { name: String(e.name), code: e.code, message: String(e.message), status: e.status };
   // A trap while SEAL read this request's bytes: the bytes are at fault, not the service.
-  if (isWasmTrap(err)) return { name: 'InvalidInputError', code: 'unreadable_input', message: 'SEAL could not read the uploaded objects; send them as SEAL saved them', status: 400 };
+  if (isWasmTrap(err))
+    return {
+      name: 'InvalidInputError',
+      code: 'unreadable_input',
+      message: 'SEAL could not read the uploaded objects; send them as SEAL saved them',
+      status: 400,
+    };
   // Anything else is a bug; its text stays in the server log.
   return { name: 'Error', code: 'internal', message: String(e.message ?? err), status: 500 };
 }

@@ -77,7 +77,9 @@ export const appendedSchema = z.object({ dataset: z.string(), records: z.number(
 export type Appended = z.infer<typeof appendedSchema>;
 
 /** POST /v1/datasets/:name/reports */
-export const reportRequestSchema = z.object({ op: z.enum(REPORT_OPS), since: timeSchema.optional(), until: timeSchema.optional(), modelId: z.string().optional() }).strict();
+export const reportRequestSchema = z
+  .object({ op: z.enum(REPORT_OPS), since: timeSchema.optional(), until: timeSchema.optional(), modelId: z.string().optional() })
+  .strict();
 export type ReportRequest = z.input<typeof reportRequestSchema>;
 
 export const reportAcceptedSchema = z.object({ jobId: z.string(), op: z.enum(REPORT_OPS), status: jobStatusSchema });
@@ -98,7 +100,13 @@ export const reportListSchema = z.object({ dataset: z.string(), reports: z.array
 
 /** PUT /v1/datasets/:name/schedules/:schedule */
 export const scheduleRequestSchema = z
-  .object({ op: z.enum(REPORT_OPS), cron: z.string().min(1).max(200), tz: z.string().min(1).max(64).default('UTC'), windowDays: z.number().int().min(1).max(3650).optional(), modelId: z.string().optional() })
+  .object({
+    op: z.enum(REPORT_OPS),
+    cron: z.string().min(1).max(200),
+    tz: z.string().min(1).max(64).default('UTC'),
+    windowDays: z.number().int().min(1).max(3650).optional(),
+    modelId: z.string().optional(),
+  })
   .strict();
 export type ScheduleRequest = z.input<typeof scheduleRequestSchema>;
 

@@ -107,7 +107,8 @@ export function loadCiphertext(seal: Seal, ec: EvalContext, bytes: Uint8Array, l
   if (ct.isTransparent) throw bad('has an all-zero c1 (SEAL calls it transparent), which no encryption produces');
   if (ec.preset.scheme === 'ckks') {
     if (!ct.isNttForm) throw bad('is not in NTT form');
-    if (Math.abs(Math.log2(ct.scale) - ec.preset.scaleBits) > 0.01) throw bad(`has scale 2^${Math.log2(ct.scale).toFixed(2)}, expected 2^${ec.preset.scaleBits}`);
+    if (Math.abs(Math.log2(ct.scale) - ec.preset.scaleBits) > 0.01)
+      throw bad(`has scale 2^${Math.log2(ct.scale).toFixed(2)}, expected 2^${ec.preset.scaleBits}`);
   } else if (ct.isNttForm) {
     throw bad('is in NTT form; BFV inputs are not');
   }

@@ -41,7 +41,8 @@ export function vectorLayout(preset: Preset, length: number, samples = 1, packin
   }
   const cap = capacity(preset);
   if (packing === 'sample') {
-    if (preset.encoding !== 'coeff') throw new InvalidInputError('unsupported_packing', `sample packing needs a coefficient-encoded preset, not ${preset.id}`, 422);
+    if (preset.encoding !== 'coeff')
+      throw new InvalidInputError('unsupported_packing', `sample packing needs a coefficient-encoded preset, not ${preset.id}`, 422);
     const groups = Math.ceil(samples / cap);
     return { packing, length, samples, chunkLength: 1, chunks: length, samplesPerCiphertext: cap, groups, ciphertexts: groups * length };
   }

@@ -13,7 +13,13 @@ export type TextInput = Readable | Uint8Array;
  * `maxTextBytes` of text (after decompression) is a 413 `decompressed_too_large`: a 0.6 MB gzip
  * holds 30M rows. A gzip input may also inflate at most `maxInflation` times (see textLimit).
  */
-export async function* readLines(input: TextInput, errorCode: string, onBytes?: (total: number) => void, maxTextBytes = Infinity, maxInflation = Infinity): AsyncGenerator<string> {
+export async function* readLines(
+  input: TextInput,
+  errorCode: string,
+  onBytes?: (total: number) => void,
+  maxTextBytes = Infinity,
+  maxInflation = Infinity,
+): AsyncGenerator<string> {
   const chunks = countedChunks(input, onBytes);
   let head = Buffer.alloc(0);
   while (head.length < 2) {
@@ -59,7 +65,8 @@ function textLimit(max: number, inflation: number, compressed: () => number): Tr
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       total += chunk.length;
-      if (total > max) done(new VeilError('decompressed_too_large', `the file holds more than ${max} bytes of text (MAX_MODEL_TEXT_MB); split it or raise the limit`, 413));
+      if (total > max)
+        done(new VeilError('decompressed_too_large', `the file holds more than ${max} bytes of text (MAX_MODEL_TEXT_MB); split it or raise the limit`, 413));
       else if (total > INFLATION_SLACK && total > inflation * compressed()) {
         done(new VeilError('decompressed_too_large', `the gzip file inflates more than ${inflation}× (scoring files inflate ~3×); send it uncompressed`, 413));
       } else done(null, chunk);
@@ -83,4 +90,3 @@ async function* prepend(head: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenera
   yield head;
   yield* rest;
 }
-

@@ -45,8 +45,7 @@ export function checkMsgpack(bytes: Uint8Array, maxDepth: number): void {
     else if (b >= 0xc4 && b <= 0xc6) {
       const length = uint(([1, 2, 4] as const)[b - 0xc4]!); // read before `at +=` reads `at`
       at += length;
-    }
-    else if (b === 0xca || b === 0xcb) at += b === 0xca ? 4 : 8;
+    } else if (b === 0xca || b === 0xcb) at += b === 0xca ? 4 : 8;
     else if (b >= 0xcc && b <= 0xd3) at += [1, 2, 4, 8][(b - 0xcc) % 4]!;
     else if (b >= 0xd9 && b <= 0xdb) strLen = uint(([1, 2, 4] as const)[b - 0xd9]!);
     else if (b === 0xdc || b === 0xdd) children = uint(b === 0xdc ? 2 : 4);

@@ -80,11 +80,7 @@ export const PRESETS: Record<PresetId, Preset> = {
 
 export function getPreset(id: string): Preset {
   if (!(PRESET_IDS as readonly string[]).includes(id)) {
-    throw new InvalidInputError(
-      'unsupported_parameters',
-      `unknown parameter preset '${id}'; use one of ${PRESET_IDS.join(', ')}`,
-      422,
-    );
+    throw new InvalidInputError('unsupported_parameters', `unknown parameter preset '${id}'; use one of ${PRESET_IDS.join(', ')}`, 422);
   }
   return PRESETS[id as PresetId];
 }

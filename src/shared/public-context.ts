@@ -57,7 +57,8 @@ function readUnchecked(seal: Seal, bytes: Uint8Array, contextOf: PresetContextOf
     const keys = Object.keys(raw);
     if (keys.some((k) => /secret|private|^sk$/i.test(k))) throw secretKeyPresent();
     const unknown = keys.find((k) => !FIELDS.has(k));
-    if (unknown) throw new InvalidInputError('unknown_field', `public context: unknown field '${unknown.slice(0, 64)}'; a context has ${[...FIELDS].join(', ')}`);
+    if (unknown)
+      throw new InvalidInputError('unknown_field', `public context: unknown field '${unknown.slice(0, 64)}'; a context has ${[...FIELDS].join(', ')}`);
   }
   const parsed = parseWire(publicContextSchema, raw, 'public context');
   const preset = getPreset(parsed.preset);

@@ -35,7 +35,10 @@ export interface ReadingsEncoding {
 
 export function readingsEncoding(n: number, valueBits = DEFAULT_VALUE_BITS, scaleBits = DEFAULT_SCALE_BITS): ReadingsEncoding {
   if (!Number.isInteger(valueBits) || valueBits < 1 || !Number.isInteger(scaleBits) || scaleBits < 0 || valueBits + scaleBits > 52) {
-    throw new InvalidInputError('invalid_encoding', `valueBits (${valueBits}) + scaleBits (${scaleBits}) must be whole numbers with a sum of at most 52 (doubles stay exact)`);
+    throw new InvalidInputError(
+      'invalid_encoding',
+      `valueBits (${valueBits}) + scaleBits (${scaleBits}) must be whole numbers with a sum of at most 52 (doubles stay exact)`,
+    );
   }
   const xBits = valueBits + scaleBits;
   const xLimbs = Math.ceil(xBits / LIMB_BITS);
@@ -72,7 +75,10 @@ export function encodeReadings(enc: ReadingsEncoding, values: readonly number[],
     const coeffs = new Array<bigint>(n).fill(0n);
     values.slice(from, from + enc.blockSize).forEach((x, i) => {
       if (!Number.isFinite(x) || Math.abs(x) >= limit) {
-        throw new InvalidInputError('value_out_of_range', `reading ${from + i} (${x}) is not a number with |x| < 2^${enc.valueBits}; create the dataset with a larger --value-bits`);
+        throw new InvalidInputError(
+          'value_out_of_range',
+          `reading ${from + i} (${x}) is not a number with |x| < 2^${enc.valueBits}; create the dataset with a larger --value-bits`,
+        );
       }
       const X = BigInt(Math.round(x * 2 ** enc.scaleBits));
       digits(X, enc.limbBits, enc.xLimbs).forEach((d, j) => (coeffs[j * enc.blockSize + i] = d));

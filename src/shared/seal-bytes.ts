@@ -110,10 +110,16 @@ export function zstdContentBound(frame: Uint8Array): number | string {
   const fcsBytes = [1, 2, 4, 8][fcsFlag] as number;
   if (at + fcsBytes > frame.length) return 'truncated frame header';
   const contentSize =
-    fcsBytes === 1 ? view.getUint8(at) : fcsBytes === 2 ? view.getUint16(at, true) + 256 : fcsBytes === 4 ? view.getUint32(at, true) : Number(view.getBigUint64(at, true));
+    fcsBytes === 1
+      ? view.getUint8(at)
+      : fcsBytes === 2
+        ? view.getUint16(at, true) + 256
+        : fcsBytes === 4
+          ? view.getUint32(at, true)
+          : Number(view.getBigUint64(at, true));
   at += fcsBytes;
   let literal = 0;
-  for (let last = 0; !last; ) {
+  for (let last = 0; !last;) {
     if (at + 3 > frame.length) return 'truncated block header';
     const word = view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getUint8(at + 2) << 16);
     at += 3;

@@ -78,19 +78,23 @@ const common = {
 };
 
 export const jobRequestSchema = z.discriminatedUnion('op', [
-  z.object({
-    ...common,
-    op: z.literal('grs'),
-    modelId: z.string().min(1).max(128),
-    samples: z.number().int().min(1).max(100_000).default(1),
-    /** How samples sit in the ciphertexts (shared/layout.ts; absent: 'coeff'): the owner picks, the worker follows. */
-    packing: z.enum(PACKINGS).optional(),
-  }).strict(),
-  z.object({
-    ...common,
-    op: z.literal('mean'),
-    count: z.number().int().min(1).max(4_194_304),
-  }).strict(),
+  z
+    .object({
+      ...common,
+      op: z.literal('grs'),
+      modelId: z.string().min(1).max(128),
+      samples: z.number().int().min(1).max(100_000).default(1),
+      /** How samples sit in the ciphertexts (shared/layout.ts; absent: 'coeff'): the owner picks, the worker follows. */
+      packing: z.enum(PACKINGS).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...common,
+      op: z.literal('mean'),
+      count: z.number().int().min(1).max(4_194_304),
+    })
+    .strict(),
 ]);
 export type JobRequest = z.infer<typeof jobRequestSchema>;
 export type JobOp = JobRequest['op'];
@@ -138,7 +142,9 @@ export const reportInfoSchema = z
     origin: z.number().optional(),
     sumD: z.string().optional(),
     sumD2: z.string().optional(),
-    encoding: z.object({ scaleBits: z.number(), valueBits: z.number(), limbBits: z.number(), xLimbs: z.number(), x2Limbs: z.number(), blockSize: z.number() }).optional(),
+    encoding: z
+      .object({ scaleBits: z.number(), valueBits: z.number(), limbBits: z.number(), xLimbs: z.number(), x2Limbs: z.number(), blockSize: z.number() })
+      .optional(),
     groups: z.array(z.object({ samples: z.number().int().min(1), scaleBits: z.number().int(), ids: z.array(z.string()) })).optional(),
   })
   .strict();

@@ -7,7 +7,13 @@ import { loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys, type GrsOut
 import { startLocalStack } from './local.js';
 
 /** The seed tutorials' numbers (seeds/): a 5-SNP logistic GRS and the mean of 7 heart rates. */
-export const SEED_MODEL = { id: 'seed-grs', name: 'Seed tutorial GRS (5 SNPs, logistic)', weights: [0.15, -0.02, 0.45, 0.12, -0.05], bias: -1.2, link: 'logistic' as const };
+export const SEED_MODEL = {
+  id: 'seed-grs',
+  name: 'Seed tutorial GRS (5 SNPs, logistic)',
+  weights: [0.15, -0.02, 0.45, 0.12, -0.05],
+  bias: -1.2,
+  link: 'logistic' as const,
+};
 export const SEED_GENOTYPE = [1, 0, 2, 1, 0];
 export const SEED_HEART_RATES = [72.5, 71.0, 73.2, 69.8, 70.5, 74.1, 71.7];
 
@@ -25,7 +31,9 @@ export async function demo(opts: { json: boolean }): Promise<void> {
       const grs = (await waitAndFinish(client, owner, grsJob))[0] as GrsOutcome;
       const mean = (await waitAndFinish(client, owner, meanJob))[0] as MeanOutcome;
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ grs: { jobId: grs.jobId, score: grs.score, probability: grs.probability }, mean: { jobId: mean.jobId, mean: mean.mean, count: mean.count } })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ grs: { jobId: grs.jobId, score: grs.score, probability: grs.probability }, mean: { jobId: mean.jobId, mean: mean.mean, count: mean.count } })}\n`,
+        );
       } else {
         process.stdout.write(
           [

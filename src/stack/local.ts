@@ -54,9 +54,15 @@ export async function spawnRedis(opts: { appendfsync?: AppendFsync } = {}): Prom
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'veil-redis-'));
   const durability = ['--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always'];
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...durability, '--dir', dir, '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...durability, '--dir', dir, '--maxmemory-policy', 'noeviction'],
+    { stdio: 'ignore' },
+  );
   const failed = new Promise<never>((_, reject) =>
-    child.once('error', () => reject(new VeilError('redis_not_found', 'redis-server is not on PATH; install Redis (apt-get install redis-server) or set REDIS_URL', 500))),
+    child.once('error', () =>
+      reject(new VeilError('redis_not_found', 'redis-server is not on PATH; install Redis (apt-get install redis-server) or set REDIS_URL', 500)),
+    ),
   );
   const url = `redis://127.0.0.1:${port}`;
   await Promise.race([

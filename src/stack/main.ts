@@ -9,7 +9,7 @@ import { VeilError } from '../shared/errors.js';
 export const ROLE_COMMANDS = ['api', 'worker', 'scheduler', 'start', 'demo'] as const;
 
 const program = new Command('veil')
-  .description('veil service roles (the data owner\'s commands: veil --help)')
+  .description("veil service roles (the data owner's commands: veil --help)")
   .option('--json', 'demo: print one JSON object on stdout')
   .showHelpAfterError();
 

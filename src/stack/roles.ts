@@ -13,7 +13,8 @@ export type Role = 'api' | 'worker' | 'scheduler';
 export async function runRole(role: Role): Promise<void> {
   const cfg = config();
   if (!cfg.REDIS_URL) throw new ConfigError(`veil ${role} needs REDIS_URL (e.g. redis://127.0.0.1:6379); npm start spawns a local Redis for you`);
-  const running = role === 'api' ? await startApi(cfg, cfg.REDIS_URL) : role === 'worker' ? startWorker(cfg, cfg.REDIS_URL) : startScheduler(cfg, cfg.REDIS_URL);
+  const running =
+    role === 'api' ? await startApi(cfg, cfg.REDIS_URL) : role === 'worker' ? startWorker(cfg, cfg.REDIS_URL) : startScheduler(cfg, cfg.REDIS_URL);
   let signals = 0;
   const stop = (signal: string) => {
     signals += 1;

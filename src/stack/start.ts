@@ -10,7 +10,10 @@ export async function start(): Promise<void> {
   const stop = () => {
     if (++signals > 1) process.exit(130);
     process.stdout.write('stopping (Ctrl-C again to force)…\n');
-    stack.close().then(() => process.exit(0), () => process.exit(1));
+    stack.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -38,9 +38,7 @@ export interface LinearResult {
 }
 
 export async function evaluateLinear(seal: Seal, ec: EvalContext, job: LinearJob): Promise<LinearResult> {
-  return ec.preset.encoding === 'coeff'
-    ? evaluateCoeff(seal, ec, ec.preset, job)
-    : evaluateSlots(seal, ec, ec.preset, job);
+  return ec.preset.encoding === 'coeff' ? evaluateCoeff(seal, ec, ec.preset, job) : evaluateSlots(seal, ec, ec.preset, job);
 }
 
 function sumAbs(w: Float64Array | undefined, length: number): number {
@@ -63,11 +61,13 @@ async function withInput<T>(seal: Seal, ec: EvalContext, job: LinearJob, i: numb
 
 async function evaluateCoeff(seal: Seal, ec: EvalContext, preset: BfvCoeffPreset, job: LinearJob): Promise<LinearResult> {
   const { layout } = job;
-  const weightBits = job.weights
-    ? weightScaleBits(sumAbs(job.weights, layout.length), job.bias, job.valueBits, job.scaleBits, preset.plainModulusBits)
-    : 0;
+  const weightBits = job.weights ? weightScaleBits(sumAbs(job.weights, layout.length), job.bias, job.valueBits, job.scaleBits, preset.plainModulusBits) : 0;
   if (job.weights && weightBits < 8) {
-    throw new InvalidInputError('values_out_of_range', `the weights times the declared value width (2^${job.valueBits}) leave ${weightBits} bits of precision; encrypt with a smaller scale`, 422);
+    throw new InvalidInputError(
+      'values_out_of_range',
+      `the weights times the declared value width (2^${job.valueBits}) leave ${weightBits} bits of precision; encrypt with a smaller scale`,
+      422,
+    );
   }
   if (!job.weights && job.valueBits + Math.log2(layout.length) > preset.plainModulusBits - 2) {
     throw new InvalidInputError('values_out_of_range', `a sum of ${layout.length} values of 2^${job.valueBits} could wrap; encrypt with a smaller scale`, 422);
@@ -221,62 +221,64 @@ async function evaluateSlots(seal: Seal, ec: EvalContext, preset: CkksSlotsPrese
   const ciphertexts: Uint8Array[] = [];
   let done = 0;
   for (let g = 0; g < layout.groups; g++) {
-    ciphertexts.push(await (async () => {
-      const scope = new SealScope();
-      try {
-        const ev = ec.evaluator;
-        const encoder = scope.track(seal.CKKSEncoder(ec.ctx));
-        const slots = encoder.slotCount;
-        const acc = scope.track(seal.CipherText());
-        const tmp = scope.track(seal.CipherText());
-        for (let c = 0; c < layout.chunks; c++) {
-          await withInput(seal, ec, job, g * layout.chunks + c, (ct) => {
-            const target = c === 0 ? acc : tmp;
-            if (job.weights) {
-              const w = new Float64Array(slots);
-              const from = c * layout.chunkLength;
-              const to = Math.min(from + layout.chunkLength, layout.length);
-              for (let i = from; i < to; i++) w[i - from] = job.weights[i] as number;
-              const plain = scope.track(seal.PlainText());
-              encoder.encode(w, scale, plain);
-              ev.multiplyPlain(ct, plain, target);
-            } else {
-              target.copy(ct);
-            }
-            if (c > 0) ev.add(acc, tmp, acc);
-          });
-          await job.onProgress?.(++done, layout.ciphertexts);
+    ciphertexts.push(
+      await (async () => {
+        const scope = new SealScope();
+        try {
+          const ev = ec.evaluator;
+          const encoder = scope.track(seal.CKKSEncoder(ec.ctx));
+          const slots = encoder.slotCount;
+          const acc = scope.track(seal.CipherText());
+          const tmp = scope.track(seal.CipherText());
+          for (let c = 0; c < layout.chunks; c++) {
+            await withInput(seal, ec, job, g * layout.chunks + c, (ct) => {
+              const target = c === 0 ? acc : tmp;
+              if (job.weights) {
+                const w = new Float64Array(slots);
+                const from = c * layout.chunkLength;
+                const to = Math.min(from + layout.chunkLength, layout.length);
+                for (let i = from; i < to; i++) w[i - from] = job.weights[i] as number;
+                const plain = scope.track(seal.PlainText());
+                encoder.encode(w, scale, plain);
+                ev.multiplyPlain(ct, plain, target);
+              } else {
+                target.copy(ct);
+              }
+              if (c > 0) ev.add(acc, tmp, acc);
+            });
+            await job.onProgress?.(++done, layout.ciphertexts);
+          }
+          // Rotate-and-add: slot 0 collects the sum of the chunk's slots. Done before rescaling,
+          // at scale 2^80, so key-switching noise is 2^40 times smaller relative to the value.
+          for (let step = 1; step < layout.chunkLength; step *= 2) {
+            ev.rotateVector(acc, step, gk, tmp);
+            ev.add(acc, tmp, acc);
+          }
+          if (job.weights) ev.rescaleToNext(acc, acc);
+          // Keep slot 0 only (times the factor); the other slots hold partial sums of the weights.
+          const keep = new Float64Array(slots);
+          keep[0] = job.factor ?? 1;
+          const keepPlain = scope.track(seal.PlainText());
+          const parms = scope.track(acc.parmsId);
+          encoder.encode(keep, scale, keepPlain);
+          ev.plainModSwitchTo(keepPlain, parms, keepPlain);
+          ev.multiplyPlain(acc, keepPlain, acc);
+          ev.rescaleToNext(acc, acc);
+          if (job.bias !== 0) {
+            const b = new Float64Array(slots);
+            b[0] = job.bias;
+            const biasPlain = scope.track(seal.PlainText());
+            const accParms = scope.track(acc.parmsId);
+            encoder.encode(b, acc.scale, biasPlain);
+            ev.plainModSwitchTo(biasPlain, accParms, biasPlain);
+            ev.addPlain(acc, biasPlain, acc);
+          }
+          return acc.saveArray(seal.ComprModeType.zstd);
+        } finally {
+          scope.dispose();
         }
-        // Rotate-and-add: slot 0 collects the sum of the chunk's slots. Done before rescaling,
-        // at scale 2^80, so key-switching noise is 2^40 times smaller relative to the value.
-        for (let step = 1; step < layout.chunkLength; step *= 2) {
-          ev.rotateVector(acc, step, gk, tmp);
-          ev.add(acc, tmp, acc);
-        }
-        if (job.weights) ev.rescaleToNext(acc, acc);
-        // Keep slot 0 only (times the factor); the other slots hold partial sums of the weights.
-        const keep = new Float64Array(slots);
-        keep[0] = job.factor ?? 1;
-        const keepPlain = scope.track(seal.PlainText());
-        const parms = scope.track(acc.parmsId);
-        encoder.encode(keep, scale, keepPlain);
-        ev.plainModSwitchTo(keepPlain, parms, keepPlain);
-        ev.multiplyPlain(acc, keepPlain, acc);
-        ev.rescaleToNext(acc, acc);
-        if (job.bias !== 0) {
-          const b = new Float64Array(slots);
-          b[0] = job.bias;
-          const biasPlain = scope.track(seal.PlainText());
-          const accParms = scope.track(acc.parmsId);
-          encoder.encode(b, acc.scale, biasPlain);
-          ev.plainModSwitchTo(biasPlain, accParms, biasPlain);
-          ev.addPlain(acc, biasPlain, acc);
-        }
-        return acc.saveArray(seal.ComprModeType.zstd);
-      } finally {
-        scope.dispose();
-      }
-    })());
+      })(),
+    );
   }
   return { ciphertexts, scaleBits: 0 };
 }

@@ -125,7 +125,7 @@ const pools = new WeakMap<EvalContext, Mask[]>();
 const refilling = new WeakSet<Mask[]>();
 
 function makeMask(seal: Seal, ec: EvalContext): Mask {
-  if (!ec.publicKey) throw new Error('re-randomizing a result needs the owner\'s public key');
+  if (!ec.publicKey) throw new Error("re-randomizing a result needs the owner's public key");
   const encryptor = seal.Encryptor(ec.ctx, ec.publicKey);
   const ct = seal.CipherText();
   try {
@@ -198,7 +198,7 @@ class UniformResidues {
 function uniformSigned(f: bigint): bigint {
   const width = 2n * f + 1n;
   const bytes = Math.ceil(width.toString(16).length / 2) + 8;
-  return BigInt(`0x${randomBytes(bytes).toString('hex')}`) % width - f;
+  return (BigInt(`0x${randomBytes(bytes).toString('hex')}`) % width) - f;
 }
 
 /** Add U, uniform mod q at every coefficient, to c0; returns U's residues. */

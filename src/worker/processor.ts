@@ -29,7 +29,12 @@ interface ThreadEnv {
 
 let env: Promise<ThreadEnv> | undefined;
 
-const newContextCache = () => new LruCache<EvalContext>(32, () => 1, (ec) => ec.dispose());
+const newContextCache = () =>
+  new LruCache<EvalContext>(
+    32,
+    () => 1,
+    (ec) => ec.dispose(),
+  );
 
 function threadEnv(): Promise<ThreadEnv> {
   env ??= (async () => {
@@ -68,7 +73,8 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
   const jobId = job.id;
   const ec = await evalContext(e, data.tenant, data.contextId);
   const layout = vectorLayout(ec.preset, data.length, data.samples, data.packing ?? 'coeff');
-  const model = data.op === 'grs' ? await e.models.load(data.tenant, data.modelId as string, data.modelDigest, 'job was submitted; submit it again') : undefined;
+  const model =
+    data.op === 'grs' ? await e.models.load(data.tenant, data.modelId as string, data.modelDigest, 'job was submitted; submit it again') : undefined;
   const result = await evaluateLinear(e.seal, ec, {
     layout,
     weights: model?.weights,
@@ -79,7 +85,7 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
     valueBits: data.valueBits,
     async input(i) {
       const bytes = await e.store.getInput(jobId, i);
-      if (!bytes) throw new InvalidInputError('inputs_gone', 'the job\'s inputs were deleted or expired before it ran; submit it again');
+      if (!bytes) throw new InvalidInputError('inputs_gone', "the job's inputs were deleted or expired before it ran; submit it again");
       return bytes;
     },
     onProgress: throttledProgress(job),
@@ -105,7 +111,12 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
   try {
     if (job.data.op === 'report') {
       const e = await threadEnv();
-      return await runReport(job as SandboxedJob<ReportJobData, JobReturn>, { seal: e.seal, store: e.store, models: e.models, context: (t, c) => evalContext(e, t, c) });
+      return await runReport(job as SandboxedJob<ReportJobData, JobReturn>, {
+        seal: e.seal,
+        store: e.store,
+        models: e.models,
+        context: (t, c) => evalContext(e, t, c),
+      });
     }
     return await run(job as SandboxedJob<LinearJobData, JobReturn>);
   } catch (err) {

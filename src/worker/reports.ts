@@ -51,10 +51,19 @@ export async function runReport(job: SandboxedJob<ReportJobData, JobReturn>, dep
   // The computation is 0-95 %; 100 % once the result is stored. Packing and storing a cohort's
   // result takes seconds (hundreds of ciphertexts), and a bar at 100 % all that time looks hung.
   const progress = throttledProgress(job, COMPUTE_PCT);
-  const base = { dataset: data.dataset, kind: meta.kind, op: data.report.op, since, until, scheduledFor, ...(data.schedule ? { schedule: data.schedule } : {}) };
-  const out = meta.kind === 'readings'
-    ? await readingsReport(deps, ds, ec, meta, data, groups, progress)
-    : await genotypeReport(deps, ds, ec, meta, data, groups, progress);
+  const base = {
+    dataset: data.dataset,
+    kind: meta.kind,
+    op: data.report.op,
+    since,
+    until,
+    scheduledFor,
+    ...(data.schedule ? { schedule: data.schedule } : {}),
+  };
+  const out =
+    meta.kind === 'readings'
+      ? await readingsReport(deps, ds, ec, meta, data, groups, progress)
+      : await genotypeReport(deps, ds, ec, meta, data, groups, progress);
   const bytes = pack({
     v: WIRE_VERSION,
     jobId,
@@ -90,14 +99,24 @@ async function groupInput(ds: DatasetStore, data: ReportJobData, g: GroupMeta, i
   return bytes;
 }
 
-async function readingsReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContext, meta: DatasetMeta, data: ReportJobData, groups: GroupMeta[], progress: Progress): Promise<ReportOut> {
+async function readingsReport(
+  deps: ReportDeps,
+  ds: DatasetStore,
+  ec: EvalContext,
+  meta: DatasetMeta,
+  data: ReportJobData,
+  groups: GroupMeta[],
+  progress: Progress,
+): Promise<ReportOut> {
   const op = data.report.op;
-  if (!(READING_OPS as readonly string[]).includes(op)) throw new InvalidInputError('invalid_op', `a readings dataset supports ${READING_OPS.join(', ')}, not ${op}`);
+  if (!(READING_OPS as readonly string[]).includes(op))
+    throw new InvalidInputError('invalid_op', `a readings dataset supports ${READING_OPS.join(', ')}, not ${op}`);
   const enc = meta.encoding as ReadingsEncoding;
   const count = groups.reduce((n, g) => n + g.count, 0);
   if (count === 0) throw new InvalidInputError('empty_window', `dataset '${data.dataset}' has no readings in the report's window`);
   if (op === 'variance' && count < 2) throw new InvalidInputError('too_few_readings', 'a sample variance needs at least 2 readings');
-  if (count > MAX_WINDOW_READINGS) throw new InvalidInputError('window_too_large', `${count} readings exceed ${MAX_WINDOW_READINGS} per report; narrow the window`);
+  if (count > MAX_WINDOW_READINGS)
+    throw new InvalidInputError('window_too_large', `${count} readings exceed ${MAX_WINDOW_READINGS} per report; narrow the window`);
   // Times are public metadata: Σd and Σd² are computed here, exactly.
   const originSec = Math.floor((groups[0] as GroupMeta).at / 1000);
   const dOf = (g: GroupMeta) => Math.floor(g.at / 1000) - originSec;
@@ -109,8 +128,10 @@ async function readingsReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
     sumD2 += BigInt(g.count) * d * d;
   }
   const trend = op === 'trend';
-  if (trend && dOf(groups[groups.length - 1] as GroupMeta) > MAX_D_SECONDS) throw new InvalidInputError('window_too_large', 'a trend window spans at most 2^32 seconds');
-  if (trend && BigInt(count) * sumD2 - sumD * sumD === 0n) throw new InvalidInputError('trend_undefined', 'every reading in the window has the same time; a slope needs two distinct times');
+  if (trend && dOf(groups[groups.length - 1] as GroupMeta) > MAX_D_SECONDS)
+    throw new InvalidInputError('window_too_large', 'a trend window spans at most 2^32 seconds');
+  if (trend && BigInt(count) * sumD2 - sumD * sumD === 0n)
+    throw new InvalidInputError('trend_undefined', 'every reading in the window has the same time; a slope needs two distinct times');
 
   const { seal } = deps;
   const ev = ec.evaluator;
@@ -181,11 +202,20 @@ function accumulate(ev: EvalContext['evaluator'], acc: CipherText, ct: CipherTex
   else ev.add(acc, ct, acc);
 }
 
-async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContext, meta: DatasetMeta, data: ReportJobData, groups: GroupMeta[], progress: Progress): Promise<ReportOut> {
+async function genotypeReport(
+  deps: ReportDeps,
+  ds: DatasetStore,
+  ec: EvalContext,
+  meta: DatasetMeta,
+  data: ReportJobData,
+  groups: GroupMeta[],
+  progress: Progress,
+): Promise<ReportOut> {
   const { op, modelId, modelDigest } = data.report;
   if (op !== 'grs' || !modelId) throw new InvalidInputError('invalid_op', 'a genotype dataset supports op grs with a model');
   const { meta: model, weights, key } = await deps.models.load(data.tenant, modelId, modelDigest, 'report was requested; request it again');
-  if (model.variants !== meta.variants) throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; dataset '${data.dataset}' records have ${meta.variants}`);
+  if (model.variants !== meta.variants)
+    throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; dataset '${data.dataset}' records have ${meta.variants}`);
   const count = groups.reduce((n, g) => n + g.count, 0);
   if (count === 0) throw new InvalidInputError('empty_window', `dataset '${data.dataset}' has no records in the report's window`);
   const total = groups.reduce((s, g) => s + g.ciphertexts, 0);
@@ -207,5 +237,12 @@ async function genotypeReport(deps: ReportDeps, ds: DatasetStore, ec: EvalContex
     ciphertexts.push(...res.ciphertexts);
     infoGroups.push({ samples: g.count, scaleBits: res.scaleBits, ids: g.ids ?? [] });
   }
-  return { length: meta.variants, samples: count, scaleBits: infoGroups[0]?.scaleBits ?? 0, ciphertexts, link: model.link, info: { count, groups: infoGroups } };
+  return {
+    length: meta.variants,
+    samples: count,
+    scaleBits: infoGroups[0]?.scaleBits ?? 0,
+    ciphertexts,
+    link: model.link,
+    info: { count, groups: infoGroups },
+  };
 }

@@ -43,7 +43,9 @@ export interface Cohort {
 }
 
 export function readCohort(vcf: string, build: '37' | '38'): Cohort {
-  const lines = gunzipSync(readFileSync(dataPath(vcf))).toString('utf8').split('\n');
+  const lines = gunzipSync(readFileSync(dataPath(vcf)))
+    .toString('utf8')
+    .split('\n');
   let samples: string[] = [];
   const sites: Site[] = [];
   const at = new Map<string, Site>();

@@ -67,7 +67,10 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
   });
 
   it('PGS001229_22 on CINECA equals score_sum and score_sum_no_mean_imputation', async () => {
-    for (const [noMean, col] of [[false, 'score_sum'], [true, 'score_sum_no_mean_imputation']] as const) {
+    for (const [noMean, col] of [
+      [false, 'score_sum'],
+      [true, 'score_sum_no_mean_imputation'],
+    ] as const) {
       const { scores } = await scoreAll('PGS001229', 'cineca_synthetic_subset.vcf.gz', { noMeanImputation: noMean });
       const want = expected('expected_scores_PGS001229_22_cineca.tsv', col);
       expect(scores).toHaveLength(want.size);
@@ -76,7 +79,10 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
   });
 
   it('veil models add + veil grs --vcf/--23andme: a PGS download to an encrypted score in two commands', async () => {
-    const veil = async (...args: string[]) => JSON.parse((await exec(process.execPath, ['bin/veil.js', '--server', f.stack.apiUrl, '--json', ...args], { cwd: ROOT })).stdout.trim().split('\n').pop()!);
+    const veil = async (...args: string[]) =>
+      JSON.parse(
+        (await exec(process.execPath, ['bin/veil.js', '--server', f.stack.apiUrl, '--json', ...args], { cwd: ROOT })).stdout.trim().split('\n').pop()!,
+      );
     expect(await veil('models', 'add', dataPath('PGS001229_22.txt'), '--id', 'height')).toMatchObject({ modelId: 'height', variants: 835 });
     const one = await veil('grs', '--model', 'height', '--keys', f.keyDir, '--vcf', dataPath('cineca_synthetic_subset.vcf.gz'), '--sample', 'HG00097_HG00097');
     expect(one).toMatchObject({ modelId: 'height', variantsUsed: 829, variantsMissing: 6 });
@@ -87,7 +93,10 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
     const [a, b, c] = model.variantList;
     const dir = await mkdtemp(join(tmpdir(), 'veil-23andme-'));
     const file = join(dir, 'genome.txt');
-    await writeFile(file, `# rsid\tchromosome\tposition\tgenotype\n${a!.rsid}\t22\t${a!.pos}\t${a!.effectAllele}${a!.effectAllele}\n${b!.rsid}\t22\t${b!.pos}\t${b!.effectAllele}${b!.otherAllele}\n${c!.rsid}\t22\t${c!.pos}\t--\n`);
+    await writeFile(
+      file,
+      `# rsid\tchromosome\tposition\tgenotype\n${a!.rsid}\t22\t${a!.pos}\t${a!.effectAllele}${a!.effectAllele}\n${b!.rsid}\t22\t${b!.pos}\t${b!.effectAllele}${b!.otherAllele}\n${c!.rsid}\t22\t${c!.pos}\t--\n`,
+    );
     const raw = await veil('grs', '--model', 'height', '--keys', f.keyDir, '--23andme', file);
     await rm(dir, { recursive: true, force: true });
     expect(raw).toMatchObject({ variantsUsed: 2, variantsMissing: 833 });
@@ -96,13 +105,30 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
   });
 
   it('veil grs --23andme on files written from both real cohorts equals PLINK 2 (male chrX, indels, missing calls)', async () => {
-    const veil = async (...args: string[]) => JSON.parse((await exec(process.execPath, ['bin/veil.js', '--server', f.stack.apiUrl, '--json', ...args], { cwd: ROOT })).stdout.trim().split('\n').pop()!);
+    const veil = async (...args: string[]) =>
+      JSON.parse(
+        (await exec(process.execPath, ['bin/veil.js', '--server', f.stack.apiUrl, '--json', ...args], { cwd: ROOT })).stdout.trim().split('\n').pop()!,
+      );
     const dir = await mkdtemp(join(tmpdir(), 'veil-23andme-'));
     const cohorts = [
       // HG00096 is male (haploid chrX calls), HG00097 female; both carry the per-site corrections.
-      { modelId: 'PGS000586', model: 'PGS000586_hmPOS_GRCh38.txt.gz', vcf: 'PGS000586_GRCh38.vcf.gz', build: '38', plink: plinkScores('expected_scores.tsv', 'score_sum'), samples: ['HG00096', 'HG00097'] },
+      {
+        modelId: 'PGS000586',
+        model: 'PGS000586_hmPOS_GRCh38.txt.gz',
+        vcf: 'PGS000586_GRCh38.vcf.gz',
+        build: '38',
+        plink: plinkScores('expected_scores.tsv', 'score_sum'),
+        samples: ['HG00096', 'HG00097'],
+      },
       // HG00096: 829 variants, the 7 indels as D/I, no missing call (PLINK 2: 0.331803); HG00099: one missing call.
-      { modelId: 'PGS001229', model: 'PGS001229_22.txt', vcf: 'cineca_synthetic_subset.vcf.gz', build: '37', plink: plinkScores('expected_scores_PGS001229_22_cineca.tsv', 'score_sum_no_mean_imputation'), samples: ['HG00096_HG00096', 'HG00099_HG00099'] },
+      {
+        modelId: 'PGS001229',
+        model: 'PGS001229_22.txt',
+        vcf: 'cineca_synthetic_subset.vcf.gz',
+        build: '37',
+        plink: plinkScores('expected_scores_PGS001229_22_cineca.tsv', 'score_sum_no_mean_imputation'),
+        samples: ['HG00096_HG00096', 'HG00099_HG00099'],
+      },
     ] as const;
     try {
       for (const c of cohorts) {
@@ -117,7 +143,11 @@ describe.skipIf(!hasData)('PGS Catalog scores on encrypted genotypes', () => {
           await writeFile(file, twentyThreeText(cohort, j, letters));
           const want = oracle.expect(j, letters);
           const got = await veil('grs', '--model', c.modelId, '--keys', f.keyDir, '--23andme', file);
-          expect(got, sample).toMatchObject({ modelId: c.modelId, variantsUsed: want.variantsUsed, variantsMissing: model.variants.length - want.variantsUsed });
+          expect(got, sample).toMatchObject({
+            modelId: c.modelId,
+            variantsUsed: want.variantsUsed,
+            variantsMissing: model.variants.length - want.variantsUsed,
+          });
           expect(Math.abs(got.score - want.score), `${sample}: ${got.score} vs ${want.score}`).toBeLessThan(1e-4);
         }
       }

@@ -27,7 +27,13 @@ function expectedDosages(model: ModelDefinition, cohort: Cohort, j: number): num
 
 describe.skipIf(!hasData)('23andMe matcher properties (files written from real cohorts)', () => {
   const cases = [
-    { name: '1000 Genomes HG00096 (male: haploid chrX)', model: 'PGS000586_hmPOS_GRCh38.txt.gz', vcf: 'PGS000586_GRCh38.vcf.gz', build: '38', sample: 'HG00096' },
+    {
+      name: '1000 Genomes HG00096 (male: haploid chrX)',
+      model: 'PGS000586_hmPOS_GRCh38.txt.gz',
+      vcf: 'PGS000586_GRCh38.vcf.gz',
+      build: '38',
+      sample: 'HG00096',
+    },
     { name: 'CINECA HG00096 (indels as D/I)', model: 'PGS001229_22.txt', vcf: 'cineca_synthetic_subset.vcf.gz', build: '37', sample: 'HG00096_HG00096' },
   ] as const;
 
@@ -38,7 +44,12 @@ describe.skipIf(!hasData)('23andMe matcher properties (files written from real c
       const j = cohort.samples.indexOf(c.sample);
       const want = expectedDosages(model, cohort, j);
       expect(want.filter((d) => d > 0).length).toBeGreaterThan(128); // past the first doublings
-      const orders = [undefined, shuffled(cohort.sites.length, 7), shuffled(cohort.sites.length, 1234), cohort.sites.map((_, k) => cohort.sites.length - 1 - k)];
+      const orders = [
+        undefined,
+        shuffled(cohort.sites.length, 7),
+        shuffled(cohort.sites.length, 1234),
+        cohort.sites.map((_, k) => cohort.sites.length - 1 - k),
+      ];
       for (const order of orders) {
         const text = Buffer.from(twentyThreeText(cohort, j, undefined, order));
         for (const initialRows of CAPACITIES) {
@@ -63,7 +74,12 @@ function random(seed: number): (n: number) => number {
   };
 }
 
-const PAIRS = [['A', 'G'], ['C', 'T'], ['A', 'C'], ['G', 'T']]; // no A/T or C/G: every letter says which allele
+const PAIRS = [
+  ['A', 'G'],
+  ['C', 'T'],
+  ['A', 'C'],
+  ['G', 'T'],
+]; // no A/T or C/G: every letter says which allele
 
 /** A synthetic model of n SNVs on chr1-22 with rsIDs, and effect-allele dosages for `samples` people. */
 function bigModel(n: number, samples: number) {
@@ -90,37 +106,45 @@ function bigModel(n: number, samples: number) {
 describe('model size: a 1,000,000-variant model with every variant in the file', () => {
   const N = 1_000_000;
 
-  it('23andMe: Σ wᵢ·dᵢ exactly', async () => {
-    const { model, weights, dosages, expected } = bigModel(N, 1);
-    const lines = ['# We are using reference human assembly build 37', '# rsid\tchromosome\tposition\tgenotype'];
-    model.variants.forEach((v, i) => {
-      const d = dosages[0]![i]!;
-      lines.push(`${v.rsid}\t${v.chr}\t${v.pos}\t${v.effectAllele.repeat(d)}${v.otherAllele!.repeat(2 - d)}`);
-    });
-    const t0 = performance.now();
-    const m = await match23andMe(model, Buffer.from(lines.join('\n')));
-    console.info(`23andMe, ${N} variants: matched in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    expect(m.variantsUsed).toBe(N);
-    expect(dot(weights, m.dosages(0))).toBe(expected[0]);
-  }, SLOW);
+  it(
+    '23andMe: Σ wᵢ·dᵢ exactly',
+    async () => {
+      const { model, weights, dosages, expected } = bigModel(N, 1);
+      const lines = ['# We are using reference human assembly build 37', '# rsid\tchromosome\tposition\tgenotype'];
+      model.variants.forEach((v, i) => {
+        const d = dosages[0]![i]!;
+        lines.push(`${v.rsid}\t${v.chr}\t${v.pos}\t${v.effectAllele.repeat(d)}${v.otherAllele!.repeat(2 - d)}`);
+      });
+      const t0 = performance.now();
+      const m = await match23andMe(model, Buffer.from(lines.join('\n')));
+      console.info(`23andMe, ${N} variants: matched in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      expect(m.variantsUsed).toBe(N);
+      expect(dot(weights, m.dosages(0))).toBe(expected[0]);
+    },
+    SLOW,
+  );
 
-  it('VCF (3 samples): Σ wᵢ·dᵢ exactly for each', async () => {
-    const { model, weights, dosages, expected } = bigModel(N, 3);
-    const lines = ['##fileformat=VCFv4.2', '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3'];
-    const gt = ['0/0', '0/1', '1/1'];
-    model.variants.forEach((v, i) => {
-      // REF is the effect allele for odd i: the effect dosage is 2 − ALT count there.
-      const effectIsRef = i % 2 === 1;
-      const [ref, alt] = effectIsRef ? [v.effectAllele, v.otherAllele!] : [v.otherAllele!, v.effectAllele];
-      const calls = dosages.map((d) => gt[effectIsRef ? 2 - d[i]! : d[i]!]);
-      lines.push(`${v.chr}\t${v.pos}\t.\t${ref}\t${alt}\t.\t.\t.\tGT\t${calls.join('\t')}`);
-    });
-    const t0 = performance.now();
-    const m = await matchVcf({ variants: model.variants.map(({ rsid: _, ...v }) => v) }, Buffer.from(lines.join('\n')));
-    console.info(`VCF, ${N} variants × 3 samples: matched in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    expect(m.variantsUsed).toBe(N);
-    expected.forEach((want, s) => expect(dot(weights, m.dosages(s)), `sample ${s}`).toBe(want));
-  }, SLOW);
+  it(
+    'VCF (3 samples): Σ wᵢ·dᵢ exactly for each',
+    async () => {
+      const { model, weights, dosages, expected } = bigModel(N, 3);
+      const lines = ['##fileformat=VCFv4.2', '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3'];
+      const gt = ['0/0', '0/1', '1/1'];
+      model.variants.forEach((v, i) => {
+        // REF is the effect allele for odd i: the effect dosage is 2 − ALT count there.
+        const effectIsRef = i % 2 === 1;
+        const [ref, alt] = effectIsRef ? [v.effectAllele, v.otherAllele!] : [v.otherAllele!, v.effectAllele];
+        const calls = dosages.map((d) => gt[effectIsRef ? 2 - d[i]! : d[i]!]);
+        lines.push(`${v.chr}\t${v.pos}\t.\t${ref}\t${alt}\t.\t.\t.\tGT\t${calls.join('\t')}`);
+      });
+      const t0 = performance.now();
+      const m = await matchVcf({ variants: model.variants.map(({ rsid: _, ...v }) => v) }, Buffer.from(lines.join('\n')));
+      console.info(`VCF, ${N} variants × 3 samples: matched in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      expect(m.variantsUsed).toBe(N);
+      expected.forEach((want, s) => expect(dot(weights, m.dosages(s)), `sample ${s}`).toBe(want));
+    },
+    SLOW,
+  );
 });
 
 describe.skipIf(!hasData)('VCF matcher properties (real cohorts)', () => {

@@ -4,7 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { modelVariantKey, parsePgsScoringFile } from '../../src/shared/pgs.js';
 
 const lines = (...l: string[]) => `${l.join('\n')}\n`;
-const HEADER = ['rsID', 'chr_name', 'chr_position', 'effect_allele', 'other_allele', 'effect_weight', 'hm_source', 'hm_rsID', 'hm_chr', 'hm_pos', 'hm_inferOtherAllele'];
+const HEADER = [
+  'rsID',
+  'chr_name',
+  'chr_position',
+  'effect_allele',
+  'other_allele',
+  'effect_weight',
+  'hm_source',
+  'hm_rsID',
+  'hm_chr',
+  'hm_pos',
+  'hm_inferOtherAllele',
+];
 const row = (...f: string[]) => f.join('\t');
 
 const HARMONIZED = lines(
@@ -24,13 +36,23 @@ const HARMONIZED = lines(
 );
 
 const parse = (text: string | Buffer, name?: string) => parsePgsScoringFile(Buffer.from(text), name);
-const failure = (text: string | Buffer) => parse(text).then(() => undefined, (e: unknown) => e as { code: string; message: string; status: number });
+const failure = (text: string | Buffer) =>
+  parse(text).then(
+    () => undefined,
+    (e: unknown) => e as { code: string; message: string; status: number },
+  );
 
 describe('PGS Catalog scoring file parser', () => {
   it('reads header metadata and prefers the harmonized columns when they are filled', async () => {
     const { model, rows, skipped } = await parse(HARMONIZED);
     expect(model.name).toBe('TEST_SCORE');
-    expect(model.metadata).toMatchObject({ pgs_id: 'PGS999999', trait_reported: 'Standing height', genome_build: 'GRCh37', HmPOS_build: 'GRCh38', format_version: '2.0' });
+    expect(model.metadata).toMatchObject({
+      pgs_id: 'PGS999999',
+      trait_reported: 'Standing height',
+      genome_build: 'GRCh37',
+      HmPOS_build: 'GRCh38',
+      format_version: '2.0',
+    });
     expect(Object.keys(model.metadata)).not.toContain('POLYGENIC SCORE (PGS) INFORMATION');
     expect([rows, skipped]).toEqual([3, {}]);
     expect(model.variants).toEqual([
@@ -58,18 +80,34 @@ describe('PGS Catalog scoring file parser', () => {
   });
 
   it('reads #veil_bias and #veil_link (the seed model: bias −1.2, logistic)', async () => {
-    const seed = lines('#pgs_name=seed', '#veil_bias=-1.2', '#veil_link=logistic', 'rsID\teffect_allele\teffect_weight', ...['0.15', '-0.02', '0.45', '0.12', '-0.05'].map((w, i) => `rs${i + 1}\tA\t${w}`));
+    const seed = lines(
+      '#pgs_name=seed',
+      '#veil_bias=-1.2',
+      '#veil_link=logistic',
+      'rsID\teffect_allele\teffect_weight',
+      ...['0.15', '-0.02', '0.45', '0.12', '-0.05'].map((w, i) => `rs${i + 1}\tA\t${w}`),
+    );
     const { model } = await parse(seed);
     expect([model.bias, model.link, model.variants.length]).toEqual([-1.2, 'logistic', 5]);
     const score = [1, 0, 2, 1, 0].reduce((s, d, i) => s + d * model.weights[i]!, model.bias);
     expect(score).toBeCloseTo(-0.03, 12);
     expect(await failure(seed.replace('-1.2', 'minus one'))).toMatchObject({ code: 'invalid_model', message: expect.stringContaining('#veil_bias=minus one') });
-    expect(await failure(seed.replace('logistic', 'probit'))).toMatchObject({ code: 'invalid_model', message: expect.stringContaining('identity or logistic') });
+    expect(await failure(seed.replace('logistic', 'probit'))).toMatchObject({
+      code: 'invalid_model',
+      message: expect.stringContaining('identity or logistic'),
+    });
   });
 
   it('skips and counts rows that lack an effect allele, a weight, or any locus', async () => {
     const { model, rows, skipped } = await parse(
-      lines(HEADER.join('\t'), row('rs1', '1', '10', 'A', 'G', '1'), row('rs2', '1', '20', '', 'G', '1'), row('rs3', '1', '30', 'A', 'G', ''), row('', '', '', 'A', 'G', '1'), row('', '4', '', 'A', 'G', '1')),
+      lines(
+        HEADER.join('\t'),
+        row('rs1', '1', '10', 'A', 'G', '1'),
+        row('rs2', '1', '20', '', 'G', '1'),
+        row('rs3', '1', '30', 'A', 'G', ''),
+        row('', '', '', 'A', 'G', '1'),
+        row('', '4', '', 'A', 'G', '1'),
+      ),
     );
     expect([rows, model.variants.length]).toEqual([5, 1]);
     expect(skipped).toEqual({ no_effect_allele: 1, no_effect_weight: 1, no_locus: 2 });

@@ -23,8 +23,7 @@ describe.skipIf(!hasData)('PLINK 2 reference scores', () => {
     });
     return worst;
   }
-  const column = (file: string, col: string, sep = '\t', id = 'sample_id') =>
-    new Map(readTable(file, sep).map((r) => [r[id]!, Number(r[col])]));
+  const column = (file: string, col: string, sep = '\t', id = 'sample_id') => new Map(readTable(file, sep).map((r) => [r[id]!, Number(r[col])]));
 
   it('PGS000586 on 1000 Genomes (3,202 samples, chr1-22 + X): PLINK 2 SCORE_SUM, 985 variants used', async () => {
     const model = await load('PGS000586_hmPOS_GRCh38.txt.gz');

@@ -76,7 +76,7 @@ describe.skipIf(!hasData)('23andMe matching (synthetic file, real PGS001229 vari
     expect((await matchFile(genome(), withX, 1)).dosages(0)[x]).toBe(1);
   });
 
-  it('matches by position only when the model is on the file\'s build', async () => {
+  it("matches by position only when the model is on the file's build", async () => {
     const i = at('rs11703655');
     const { rsid: _, ...positionOnly } = model.variants[i]!;
     const variants = model.variants.map((v, k) => (k === i ? positionOnly : v));

@@ -13,7 +13,18 @@ const vcf = (records: string[][], samples = ['S1', 'S2', 'S3', 'S4']) =>
     '',
   ].join('\n');
 
-const rec = (chrom: string, pos: number, id: string, ref: string, alt: string, format: string, ...calls: string[]) => [chrom, String(pos), id, ref, alt, '.', '.', '.', format, ...calls];
+const rec = (chrom: string, pos: number, id: string, ref: string, alt: string, format: string, ...calls: string[]) => [
+  chrom,
+  String(pos),
+  id,
+  ref,
+  alt,
+  '.',
+  '.',
+  '.',
+  format,
+  ...calls,
+];
 
 const TEXT = vcf([
   rec('chr1', 100, 'rs100', 'A', 'G', 'GT', '0/0', '0|1', '1/1', './.'),

@@ -10,8 +10,14 @@ import { CLI_PATH, freePort } from '../../src/stack/local.js';
  */
 export async function inProcessApi(redisUrl: string, env: Record<string, string | undefined> = {}): Promise<ApiServer> {
   const api = await startApi(parseConfig({ LOG_LEVEL: 'silent', ...env, PORT: '0' }), redisUrl);
-  for (const deadline = Date.now() + 20_000; ; ) {
-    if ((await fetch(`${api.url}/readyz`).then((r) => r.ok, () => false))) return api;
+  for (const deadline = Date.now() + 20_000; ;) {
+    if (
+      await fetch(`${api.url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return api;
     if (Date.now() > deadline) {
       await api.close();
       throw new Error(`the in-process API on ${api.url} did not become ready (Redis ${redisUrl})`);
@@ -42,7 +48,10 @@ export async function spawnApi(env: Record<string, string>): Promise<ApiProcess>
   const output = () => Buffer.concat(chunks).toString('utf8');
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`veil api exited at start:\n${output()}`);
-    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (up) break;
     if (i > 200) throw new Error(`veil api did not start:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));

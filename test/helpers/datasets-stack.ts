@@ -24,7 +24,14 @@ export interface DatasetsStack extends TestStack {
 
 export async function datasetsStack(): Promise<DatasetsStack> {
   const prefix = `veilds-${randomUUID().slice(0, 8)}`;
-  const env = { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', SCHEDULE_RECONCILE_MS: '500', MIN_SCHEDULE_INTERVAL_S: '1', VEIL_TOKENS: `a:${TOKENS.a}:admin,b:${TOKENS.b}:admin` };
+  const env = {
+    VEIL_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    JOB_LOCK_MS: '2000',
+    SCHEDULE_RECONCILE_MS: '500',
+    MIN_SCHEDULE_INTERVAL_S: '1',
+    VEIL_TOKENS: `a:${TOKENS.a}:admin,b:${TOKENS.b}:admin`,
+  };
   // The API in-process: these tests stop and kill workers and schedulers, never the API.
   const stack = await testStack({ workers: 2, env, inProcessApi: true });
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });

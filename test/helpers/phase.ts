@@ -48,7 +48,7 @@ export function phaseAt(view: CiphertextView, level: Level, s: Int8Array, j: num
     for (let k = 0; k < view.n; k++) {
       const sk = s[k] as number;
       if (sk === 0) continue;
-      const neg = (k > j) !== (sk < 0);
+      const neg = k > j !== sk < 0;
       const c = view.get(1, i, k > j ? view.n + j - k : j - k);
       acc += neg ? p - c : c;
       if (acc >= 2 * p) acc -= 2 * p;

@@ -90,7 +90,13 @@ async function inProcessApiStack(opts: StackOptions): Promise<Omit<LocalStack, '
 }
 
 /** fetch against the stack with a msgpack or JSON body; returns status and parsed JSON (if any). */
-export async function call(base: string, method: string, path: string, body?: { type: string; data: Uint8Array | string }, headers: Record<string, string> = {}) {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: { type: string; data: Uint8Array | string },
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { ...headers, ...(body ? { 'content-type': body.type } : {}) },

@@ -25,7 +25,13 @@ export class RoundRobinClient {
     this.agents = bases.map(() => new Agent({ keepAlive: true, maxSockets: 16 }));
   }
 
-  private async request(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}, deadline = Date.now() + 600_000): Promise<WireResponse> {
+  private async request(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    headers: Record<string, string> = {},
+    deadline = Date.now() + 600_000,
+  ): Promise<WireResponse> {
     for (let attempt = 0; ; attempt++) {
       const i = this.next++ % this.bases.length;
       const r = await send(this.bases[i]!, { method, path, headers, ...(body ? { body } : {}) }, { agent: this.agents[i], timeoutMs: 60_000, keepBody: true });

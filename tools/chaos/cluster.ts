@@ -30,7 +30,10 @@ export function exited(child: ChildProcess): Promise<void> {
 export class DurableRedis {
   child?: ChildProcess;
   kills = 0;
-  private constructor(readonly port: number, private readonly dir: string) {}
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
 
   static async start(): Promise<DurableRedis> {
     const redis = new DurableRedis(await freePort(), await mkdtemp(join(tmpdir(), 'veil-chaos-redis-')));
@@ -43,7 +46,22 @@ export class DurableRedis {
   }
 
   private async spawn(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--maxmemory-policy',
+      'noeviction',
+    ];
     this.child = spawn('redis-server', args, { stdio: 'ignore' });
     // redis-cli is not assumed: a PING on a raw socket is enough.
     await waitUntil(() => ping(this.port), 'redis-server');
@@ -93,7 +111,11 @@ export class ApiProcess {
   unexpectedExits = 0;
   private stopping = false;
 
-  constructor(readonly port: number, private readonly env: NodeJS.ProcessEnv, private readonly logs: boolean) {}
+  constructor(
+    readonly port: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logs: boolean,
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -138,7 +160,11 @@ export class WorkerPool {
   private readonly killed = new WeakSet<ChildProcess>();
   private closing = false;
 
-  constructor(count: number, private readonly env: NodeJS.ProcessEnv, private readonly logs: boolean) {
+  constructor(
+    count: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logs: boolean,
+  ) {
     for (let i = 0; i < count; i++) this.add();
   }
 

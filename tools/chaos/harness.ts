@@ -77,7 +77,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const baseline = await phase(0, opts.baselineJobs, 0);
 
     // Faults are spread over the submission window, so every kind hits jobs in flight.
-    const windowMs = Math.max((opts.minWorkerKills * Math.max(opts.workerKillMs, opts.workerMinAgeMs / opts.workers)), (opts.redisKills + 1) * 3000, (opts.apiRestarts + 1) * 3000);
+    const windowMs = Math.max(
+      opts.minWorkerKills * Math.max(opts.workerKillMs, opts.workerMinAgeMs / opts.workers),
+      (opts.redisKills + 1) * 3000,
+      (opts.apiRestarts + 1) * 3000,
+    );
     log(`chaos: ${opts.jobs} jobs over ${(windowMs / 1000).toFixed(0)} s with faults`);
     let faulting = true;
     const faults = [
@@ -114,7 +118,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     if (redis.kills < opts.redisKills) violations.push(`only ${redis.kills} Redis kills (want ${opts.redisKills})`);
     if (apiRestarts < opts.apiRestarts) violations.push(`only ${apiRestarts} API restarts (want ${opts.apiRestarts})`);
     const slowDrains = apis.reduce((n, a) => n + a.slowDrains.length, 0);
-    if (!opts.allowSlowDrain) for (const a of apis) for (const ms of a.slowDrains) violations.push(`API on port ${a.port} took ${(ms / 1000).toFixed(1)} s to drain (bound ${opts.drainMs / 1000} s; SIGKILLed)`);
+    if (!opts.allowSlowDrain)
+      for (const a of apis)
+        for (const ms of a.slowDrains)
+          violations.push(`API on port ${a.port} took ${(ms / 1000).toFixed(1)} s to drain (bound ${opts.drainMs / 1000} s; SIGKILLed)`);
     for (const a of apis) if (a.unexpectedExits) violations.push(`API on port ${a.port} exited ${a.unexpectedExits}× on its own`);
     const rate = (p: PhaseResult) => (p.ok / p.seconds).toFixed(1);
     const fivexx = [...client.serverErrors.values()].reduce((a, b) => a + b, 0);
@@ -136,7 +143,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
  * Submit jobs [from, from + count) spread over `windowMs` (at most `concurrency` at once), then
  * fetch, decrypt and check every accepted one. Time runs from the first submission to the last result.
  */
-async function runPhase(client: RoundRobinClient, owner: Owner, apiUrl: string, jobOf: (i: number) => JobRequest, from: number, count: number, windowMs: number, opts: ChaosOptions): Promise<PhaseResult> {
+async function runPhase(
+  client: RoundRobinClient,
+  owner: Owner,
+  apiUrl: string,
+  jobOf: (i: number) => JobRequest,
+  from: number,
+  count: number,
+  windowMs: number,
+  opts: ChaosOptions,
+): Promise<PhaseResult> {
   const bodies = Array.from({ length: count }, (_, k) => jobOf(from + k));
   const problems: string[] = [];
   const started = performance.now();

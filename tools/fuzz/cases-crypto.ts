@@ -18,8 +18,30 @@ const SMUGGLERS: [string, (t: Target) => Uint8Array][] = [
   ['galois_sk', (t) => context(t, { galoisKeys: t.m.secretKey })],
   ['galois_prefix_sk', (t) => context(t, { galoisKeys: Buffer.concat([Buffer.from([0]), t.m.secretKey]) })],
   ['galois_sk_file', (t) => context(t, { galoisKeys: t.m.secretKeyFile })],
-  ['dup_publicKey', (t) => mapWithPairs([['v', 1], ['type', 'veil/public-context'], ['preset', t.m.contextFields.preset], ['parms', t.m.contextFields.parms], ['publicKey', t.m.secretKey], ['publicKey', t.m.contextFields.publicKey]])],
-  ['dup_publicKey_sk_last', (t) => mapWithPairs([['v', 1], ['type', 'veil/public-context'], ['preset', t.m.contextFields.preset], ['parms', t.m.contextFields.parms], ['publicKey', t.m.contextFields.publicKey], ['publicKey', t.m.secretKey]])],
+  [
+    'dup_publicKey',
+    (t) =>
+      mapWithPairs([
+        ['v', 1],
+        ['type', 'veil/public-context'],
+        ['preset', t.m.contextFields.preset],
+        ['parms', t.m.contextFields.parms],
+        ['publicKey', t.m.secretKey],
+        ['publicKey', t.m.contextFields.publicKey],
+      ]),
+  ],
+  [
+    'dup_publicKey_sk_last',
+    (t) =>
+      mapWithPairs([
+        ['v', 1],
+        ['type', 'veil/public-context'],
+        ['preset', t.m.contextFields.preset],
+        ['parms', t.m.contextFields.parms],
+        ['publicKey', t.m.contextFields.publicKey],
+        ['publicKey', t.m.secretKey],
+      ]),
+  ],
   ['extra_secretKey', (t) => context(t, { secretKey: t.m.secretKey })],
   ['extra_field_sk', (t) => context(t, { notes: t.m.secretKey })],
   ['trailing_sk', (t) => Buffer.concat([t.m.publicContext, t.m.secretKey])],
@@ -34,13 +56,24 @@ const BOMBS: [string, (t: Target) => Uint8Array][] = [
 export const cryptoFamilies: Family[] = [
   { name: 'contexts/random_bytes', weight: 4, make: (rng, t) => ({ family: '', req: ctxPost(rng, t, rng.bytes(rng.int(0, 4096))) }) },
   { name: 'contexts/mutated', weight: 6, make: (rng, t) => ({ family: '', req: ctxPost(rng, t, mutate(rng, t.m.publicContext)) }) },
-  { name: 'contexts/pk_bitflip', weight: 4, make: (rng, t) => ({ family: '', req: ctxPost(rng, t, context(t, { publicKey: flipBits(rng, t.m.contextFields.publicKey, rng.int(1, 8)) })) }) },
+  {
+    name: 'contexts/pk_bitflip',
+    weight: 4,
+    make: (rng, t) => ({ family: '', req: ctxPost(rng, t, context(t, { publicKey: flipBits(rng, t.m.contextFields.publicKey, rng.int(1, 8)) })) }),
+  },
   {
     name: 'contexts/wrong_types',
     weight: 4,
-    make: (rng, t) => ({ family: '', req: ctxPost(rng, t, context(t, { [rng.pick(['v', 'type', 'preset', 'parms', 'publicKey', 'galoisKeys'])]: randomValue(rng) })) }),
+    make: (rng, t) => ({
+      family: '',
+      req: ctxPost(rng, t, context(t, { [rng.pick(['v', 'type', 'preset', 'parms', 'publicKey', 'galoisKeys'])]: randomValue(rng) })),
+    }),
   },
-  { name: 'contexts/unknown_field', weight: 1, make: (rng, t) => ({ family: '', req: ctxPost(rng, t, context(t, { [`x${rng.int(0, 99)}`]: rng.int(0, 9) })), mustReject: true }) },
+  {
+    name: 'contexts/unknown_field',
+    weight: 1,
+    make: (rng, t) => ({ family: '', req: ctxPost(rng, t, context(t, { [`x${rng.int(0, 99)}`]: rng.int(0, 9) })), mustReject: true }),
+  },
   {
     name: 'contexts/secret_smuggling',
     weight: 5,
@@ -62,7 +95,15 @@ export const cryptoFamilies: Family[] = [
   {
     name: 'contexts/huge_declared_size',
     weight: 2,
-    make: (rng, t) => ({ family: '', req: ctxPost(rng, t, context(t, { [rng.pick(['publicKey', 'parms'])]: withDeclaredSize(t.m.contextFields.publicKey, rng.pick([2n ** 62n, 2n ** 40n, 2n ** 32n])) })), mustReject: true }),
+    make: (rng, t) => ({
+      family: '',
+      req: ctxPost(
+        rng,
+        t,
+        context(t, { [rng.pick(['publicKey', 'parms'])]: withDeclaredSize(t.m.contextFields.publicKey, rng.pick([2n ** 62n, 2n ** 40n, 2n ** 32n])) }),
+      ),
+      mustReject: true,
+    }),
   },
   { name: 'jobs/random_bytes', weight: 4, make: (rng, t) => ({ family: '', req: post('/v1/jobs', t, rng.pick(MSGPACK_TYPES), rng.bytes(rng.int(0, 2048))) }) },
   { name: 'jobs/mutated', weight: 6, make: (rng, t) => ({ family: '', req: post('/v1/jobs', t, MSGPACK, mutate(rng, pack(grsJob(t)))) }) },
@@ -116,7 +157,11 @@ export const cryptoFamilies: Family[] = [
       return { family: '', req: post('/v1/jobs', t, rng.pick(MSGPACK_TYPES), body) };
     },
   },
-  { name: 'jobs/honest', weight: 0.3, make: (rng, t) => ({ family: '', req: post('/v1/jobs', t, MSGPACK, pack(grsJob(t)), rng.bool() ? { 'idempotency-key': `fuzz-${rng.int(0, 50)}` } : {}) }) },
+  {
+    name: 'jobs/honest',
+    weight: 0.3,
+    make: (rng, t) => ({ family: '', req: post('/v1/jobs', t, MSGPACK, pack(grsJob(t)), rng.bool() ? { 'idempotency-key': `fuzz-${rng.int(0, 50)}` } : {}) }),
+  },
   { name: 'datasets/records_forged', weight: 4, make: (rng, t) => forgedRecords(rng, t) },
   {
     name: 'datasets/records_garbage',
@@ -136,7 +181,16 @@ export const cryptoFamilies: Family[] = [
 ];
 
 function grsJob(t: Target) {
-  return { v: WIRE_VERSION, op: 'grs', contextId: t.contextId, modelId: t.modelId, samples: 1, scaleBits: t.m.grsScaleBits, valueBits: t.m.grsValueBits, ciphertexts: [t.m.grsCiphertext] };
+  return {
+    v: WIRE_VERSION,
+    op: 'grs',
+    contextId: t.contextId,
+    modelId: t.modelId,
+    samples: 1,
+    scaleBits: t.m.grsScaleBits,
+    valueBits: t.m.grsValueBits,
+    ciphertexts: [t.m.grsCiphertext],
+  };
 }
 
 function records(t: Target, ct: Uint8Array) {
@@ -152,8 +206,24 @@ function forgedCiphertext(rng: Rng, t: Target): { name: string; bytes: Uint8Arra
     ['constant_c1', () => constantC1(plain, BigInt(rng.int(1, 2 ** 30)), n), false],
     ['wrong_parms_id', () => flipBits(rng, plain, 1, CT_PARMS_ID_AT, CT_PARMS_ID_AT + 31), true],
     ['truncated', () => plain.subarray(0, rng.int(1, plain.length - 1)), true],
-    ['size_3', () => { const b = Buffer.from(plain); b.writeBigUInt64LE(3n, CT_SIZE_AT); return b; }, true],
-    ['size_huge', () => { const b = Buffer.from(plain); b.writeBigUInt64LE(2n ** 40n, CT_SIZE_AT); return b; }, true],
+    [
+      'size_3',
+      () => {
+        const b = Buffer.from(plain);
+        b.writeBigUInt64LE(3n, CT_SIZE_AT);
+        return b;
+      },
+      true,
+    ],
+    [
+      'size_huge',
+      () => {
+        const b = Buffer.from(plain);
+        b.writeBigUInt64LE(2n ** 40n, CT_SIZE_AT);
+        return b;
+      },
+      true,
+    ],
     ['header_bitflip', () => flipBits(rng, plain, 1, 0, 15), false],
     ['data_bitflip', () => flipBits(rng, plain, rng.int(1, 32), 200), false],
     ['declared_size_huge', () => withDeclaredSize(t.m.grsCiphertext, rng.pick([2n ** 63n, 2n ** 36n])), true],
@@ -166,10 +236,18 @@ function forgedCiphertext(rng: Rng, t: Target): { name: string; bytes: Uint8Arra
 
 function forgedJob(rng: Rng, t: Target): FuzzCase {
   const f = forgedCiphertext(rng, t);
-  return { family: `jobs/forged_ciphertext/${f.name}`, req: post('/v1/jobs', t, MSGPACK, pack({ ...grsJob(t), ciphertexts: [f.bytes] })), mustReject: f.mustReject };
+  return {
+    family: `jobs/forged_ciphertext/${f.name}`,
+    req: post('/v1/jobs', t, MSGPACK, pack({ ...grsJob(t), ciphertexts: [f.bytes] })),
+    mustReject: f.mustReject,
+  };
 }
 
 function forgedRecords(rng: Rng, t: Target): FuzzCase {
   const f = forgedCiphertext(rng, t);
-  return { family: `datasets/records_forged/${f.name}`, req: post(`/v1/datasets/${t.dataset}/records`, t, MSGPACK, pack(records(t, f.bytes))), mustReject: f.mustReject };
+  return {
+    family: `datasets/records_forged/${f.name}`,
+    req: post(`/v1/datasets/${t.dataset}/records`, t, MSGPACK, pack(records(t, f.bytes))),
+    mustReject: f.mustReject,
+  };
 }

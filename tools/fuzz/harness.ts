@@ -69,7 +69,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const fuzzSecret = randomBytes(32).toString('hex');
   const honestSecret = randomBytes(32).toString('hex');
   const redis = await spawnRedis();
-  const stack = await startLocalStack({ workers: 1, redisUrl: redis.url, logs: opts.roleLogs ? 'inherit' : 'ignore', env: { VEIL_TOKENS: `fuzz:${fuzzSecret}:admin,honest:${honestSecret}:admin`, LOG_LEVEL: 'warn', JOB_LOCK_MS: '5000', ...opts.stackEnv } });
+  const stack = await startLocalStack({
+    workers: 1,
+    redisUrl: redis.url,
+    logs: opts.roleLogs ? 'inherit' : 'ignore',
+    env: { VEIL_TOKENS: `fuzz:${fuzzSecret}:admin,honest:${honestSecret}:admin`, LOG_LEVEL: 'warn', JOB_LOCK_MS: '5000', ...opts.stackEnv },
+  });
   const violations = new Map<string, number>();
   const violate = (what: string) => violations.set(what, (violations.get(what) ?? 0) + 1);
   const byFamily = new Map<string, Map<string, number>>();
@@ -93,7 +98,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const totalWeight = families.reduce((s, f) => s + f.weight, 0);
     const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
     // Every family once first (seeded order), so a short run covers the rare ones (bombs) too; then by weight.
-    const firstPass = families.map((f) => ({ f, k: rng.next() })).sort((a, b) => a.k - b.k).map(({ f }) => f);
+    const firstPass = families
+      .map((f) => ({ f, k: rng.next() }))
+      .sort((a, b) => a.k - b.k)
+      .map(({ f }) => f);
     const pickFamily = () => {
       const first = firstPass.shift();
       if (first) return first;
@@ -138,7 +146,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     if (monitor.overHardCap) violate(`run stopped after ${sent} requests: a process passed the hard cap of ${opts.hardCapMiB} MiB`);
     await new Promise((r) => setTimeout(r, 500));
     monitor.sample();
-    honestJob = monitor.deaths.size ? 'skipped (a process died)' : await runHonestJob(stack.apiUrl, honestToken, m).catch((err: Error) => `FAILED (${err.message})`);
+    honestJob = monitor.deaths.size
+      ? 'skipped (a process died)'
+      : await runHonestJob(stack.apiUrl, honestToken, m).catch((err: Error) => `FAILED (${err.message})`);
     const leaks = await secretKeyCopies(redis.url, m.secretKey);
     if (leaks > 0) violate(`redis: ${leaks} keys hold the secret key's bytes`);
   } finally {
@@ -233,10 +243,13 @@ async function secretKeyCopies(redisUrl: string, secretKey: Buffer): Promise<num
       for (const key of keys) {
         const type = await redis.type(key);
         const values: Buffer[] =
-          type === 'string' ? [(await redis.getBuffer(key)) ?? Buffer.alloc(0)]
-          : type === 'hash' ? Object.values(await redis.hgetallBuffer(key))
-          : type === 'list' ? await redis.lrangeBuffer(key, 0, -1)
-          : [];
+          type === 'string'
+            ? [(await redis.getBuffer(key)) ?? Buffer.alloc(0)]
+            : type === 'hash'
+              ? Object.values(await redis.hgetallBuffer(key))
+              : type === 'list'
+                ? await redis.lrangeBuffer(key, 0, -1)
+                : [];
         if (values.some((v) => v.includes(needle))) found++;
       }
     } while (cursor !== '0');

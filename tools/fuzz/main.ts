@@ -17,7 +17,13 @@ const num = (name: string, fallback: number) => {
   }
   return n;
 };
-const list = (name: string) => (env[name] ? env[name].split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+const list = (name: string) =>
+  env[name]
+    ? env[name]
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 
 const report = await runFuzz({
   requests: num('FUZZ_REQUESTS', 100_000),

@@ -7,7 +7,13 @@ import { unpack, WIRE_VERSION } from '../../src/shared/wire.js';
 import { COMPR, gzipScoringBomb, sealObject, zlibZeros, zstdZeros } from '../lib/seal-bytes.js';
 
 /** The seed tutorial's model and genotype: an honest job must give score −0.03 after the fuzz. */
-export const SEED_MODEL = { id: 'seed-grs', name: 'Seed tutorial GRS (5 SNPs, logistic)', weights: [0.15, -0.02, 0.45, 0.12, -0.05], bias: -1.2, link: 'logistic' } satisfies JsonModel;
+export const SEED_MODEL = {
+  id: 'seed-grs',
+  name: 'Seed tutorial GRS (5 SNPs, logistic)',
+  weights: [0.15, -0.02, 0.45, 0.12, -0.05],
+  bias: -1.2,
+  link: 'logistic',
+} satisfies JsonModel;
 export const SEED_GENOTYPE = [1, 0, 2, 1, 0];
 export const SEED_SCORE = -0.03;
 

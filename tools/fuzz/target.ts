@@ -55,14 +55,17 @@ export function flipBits(rng: Rng, bytes: Uint8Array, n: number, from = 0, to = 
 /** A random contiguous slice of a copy of `bytes` replaced with random bytes, or the copy cut short. */
 export function mutate(rng: Rng, bytes: Uint8Array): Buffer {
   switch (rng.int(0, 3)) {
-    case 0: return flipBits(rng, bytes, rng.int(1, 16));
-    case 1: return Buffer.from(bytes.subarray(0, rng.int(0, bytes.length - 1)));
+    case 0:
+      return flipBits(rng, bytes, rng.int(1, 16));
+    case 1:
+      return Buffer.from(bytes.subarray(0, rng.int(0, bytes.length - 1)));
     case 2: {
       const out = Buffer.from(bytes);
       const at = rng.int(0, out.length - 1);
       rng.bytes(Math.min(rng.int(1, 64), out.length - at)).copy(out, at);
       return out;
     }
-    default: return Buffer.concat([bytes, rng.bytes(rng.int(1, 128))]);
+    default:
+      return Buffer.concat([bytes, rng.bytes(rng.int(1, 128))]);
   }
 }

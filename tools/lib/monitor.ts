@@ -24,7 +24,11 @@ export class Monitor {
   private healthLoop?: Promise<void>;
   private stopped = false;
 
-  constructor(private readonly watched: Watched[], private readonly apiUrl: string, private readonly hardCapMiB: number) {}
+  constructor(
+    private readonly watched: Watched[],
+    private readonly apiUrl: string,
+    private readonly hardCapMiB: number,
+  ) {}
 
   start(): void {
     this.timers.push(setInterval(() => this.sample(), 200));

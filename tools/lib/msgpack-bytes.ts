@@ -32,17 +32,29 @@ export function hugeDeclared(rng: Rng): Buffer {
 /** A value of a random msgpack type, for wrong-type cases. */
 export function randomValue(rng: Rng): unknown {
   switch (rng.int(0, 11)) {
-    case 0: return null;
-    case 1: return rng.bool();
-    case 2: return rng.int(-(2 ** 31), 2 ** 31);
-    case 3: return rng.pick([Number.MAX_SAFE_INTEGER, -1, 0, 1e308, -0, 2 ** 53 + 2, 0.5]);
-    case 4: return rng.pick(['', 'x'.repeat(rng.int(1, 5000)), '\u0000', '../../etc/passwd', '💥']);
-    case 5: return rng.bytes(rng.int(0, 256));
-    case 6: return [];
-    case 7: return Array.from({ length: rng.int(1, 20) }, () => rng.int(0, 9));
-    case 8: return {};
-    case 9: return { v: 1, nested: { deeper: [1, 2, 3] } };
-    case 10: return Number.NaN;
-    default: return BigInt(rng.int(0, 2 ** 20)) * 2n ** 40n;
+    case 0:
+      return null;
+    case 1:
+      return rng.bool();
+    case 2:
+      return rng.int(-(2 ** 31), 2 ** 31);
+    case 3:
+      return rng.pick([Number.MAX_SAFE_INTEGER, -1, 0, 1e308, -0, 2 ** 53 + 2, 0.5]);
+    case 4:
+      return rng.pick(['', 'x'.repeat(rng.int(1, 5000)), '\u0000', '../../etc/passwd', '💥']);
+    case 5:
+      return rng.bytes(rng.int(0, 256));
+    case 6:
+      return [];
+    case 7:
+      return Array.from({ length: rng.int(1, 20) }, () => rng.int(0, 9));
+    case 8:
+      return {};
+    case 9:
+      return { v: 1, nested: { deeper: [1, 2, 3] } };
+    case 10:
+      return Number.NaN;
+    default:
+      return BigInt(rng.int(0, 2 ** 20)) * 2n ** 40n;
   }
 }

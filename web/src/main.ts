@@ -67,7 +67,8 @@ async function busy(action: () => Promise<void>): Promise<void> {
 
 function showKeys(reply: Reply): void {
   if (reply.type !== 'keys') return;
-  $('keys-state').textContent = `${reply.made ? 'New keys made' : 'Keys loaded'} on this device (key id ${reply.contextId.slice(0, 12)}…). Download a backup: without it, clearing this browser's data loses them.`;
+  $('keys-state').textContent =
+    `${reply.made ? 'New keys made' : 'Keys loaded'} on this device (key id ${reply.contextId.slice(0, 12)}…). Download a backup: without it, clearing this browser's data loses them.`;
   document.body.dataset.keys = 'ready';
   performance.mark('veil:keys-ready');
 }
@@ -81,7 +82,9 @@ function showModels(reply: Reply): void {
 }
 function describeModel(): void {
   const m = models.find((x) => x.modelId === modelSelect.value);
-  $('model-info').textContent = m ? `${m.modelId}: ${m.variants} genetic variants${m.link === 'logistic' ? '; gives a probability' : ''}.` : 'No models are available on the service yet.';
+  $('model-info').textContent = m
+    ? `${m.modelId}: ${m.variants} genetic variants${m.link === 'logistic' ? '; gives a probability' : ''}.`
+    : 'No models are available on the service yet.';
 }
 
 const fmt = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(5) : x.toExponential(4));
@@ -91,7 +94,8 @@ function showGrs(result: GrsResult): void {
   $('score').dataset.value = String(result.score); // full precision, for tests and copy-paste
   $('probability').textContent = result.probability === undefined ? 'not given by this model' : result.probability.toFixed(5);
   const skipped = Object.entries(result.skipped).map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`);
-  $('variants').textContent = `${result.variantsUsed} used, ${result.variantsMissing} missing${skipped.length ? ` (${skipped.join(', ')})` : ''}${result.sample ? `; sample ${result.sample}` : ''}`;
+  $('variants').textContent =
+    `${result.variantsUsed} used, ${result.variantsMissing} missing${skipped.length ? ` (${skipped.join(', ')})` : ''}${result.sample ? `; sample ${result.sample}` : ''}`;
   $('grs-result').hidden = false;
   performance.mark('veil:grs-done');
 }

@@ -61,7 +61,12 @@ const reportStatus = (progress: (stage: Stage, fraction?: number) => void) => (s
   s.status === 'queued' ? progress('queued') : progress('computing', Math.min(1, Math.max(0, s.progress / 100)));
 
 /** `hardCalls`: whole-number dosages only (a 23andMe file), as veil grs --23andme declares them. */
-async function scoreDosages(modelId: string, dosages: ArrayLike<number>, progress: (stage: Stage, fraction?: number) => void, hardCalls = false): Promise<GrsOutcome> {
+async function scoreDosages(
+  modelId: string,
+  dosages: ArrayLike<number>,
+  progress: (stage: Stage, fraction?: number) => void,
+  hardCalls = false,
+): Promise<GrsOutcome> {
   const o = currentOwner();
   progress('encrypting');
   const jobId = await submitGrs(client, o, modelId, [dosages], { hardCalls });
@@ -92,7 +97,13 @@ async function scoreFile(modelId: string, bytes: Uint8Array, progress: (stage: S
   if (match.samples.length === 0) throw new VeilError('invalid_vcf', 'the VCF has no samples');
   if (match.variantsUsed === 0) throw new VeilError('no_variants_matched', `none of the model's ${model.variants} variants were found in the file`);
   const outcome = await scoreDosages(modelId, match.dosages(0), progress, format === '23andme');
-  return { ...scoreOf(outcome), variantsUsed: match.variantsUsed, variantsMissing: match.variantsMissing, skipped: match.reasons, ...(match.samples.length > 1 ? { sample: match.samples[0] } : {}) };
+  return {
+    ...scoreOf(outcome),
+    variantsUsed: match.variantsUsed,
+    variantsMissing: match.variantsMissing,
+    skipped: match.reasons,
+    ...(match.samples.length > 1 ? { sample: match.samples[0] } : {}),
+  };
 }
 
 const scoreOf = (o: GrsOutcome) => ({ score: o.score, ...(o.probability !== undefined ? { probability: o.probability } : {}) });

@@ -1,8 +1,13 @@
 import express, { Router } from 'express';
 import { checkIdempotencyKey, IDEMPOTENCY_HEADER } from '../../shared/api.js';
 import {
-  appendRecordsSchema, createDatasetSchema, reportRequestSchema, scheduleRequestSchema,
-  type Appended, type DatasetMeta, type ScheduleInfo,
+  appendRecordsSchema,
+  createDatasetSchema,
+  reportRequestSchema,
+  scheduleRequestSchema,
+  type Appended,
+  type DatasetMeta,
+  type ScheduleInfo,
 } from '../../shared/api-datasets.js';
 import { unpackChecked } from '../../shared/msgpack-bounds.js';
 import { parseWire } from '../../shared/wire.js';
@@ -21,7 +26,10 @@ export function datasetRoutes(deps: ApiDeps): Router {
 
   router.post('/', json, async (req, res) => {
     const meta = await createDataset(deps, tenantOf(res), parseWire(createDatasetSchema, req.body, 'dataset'));
-    res.status(201).location(`/v1/datasets/${meta.dataset}`).json(meta satisfies DatasetMeta);
+    res
+      .status(201)
+      .location(`/v1/datasets/${meta.dataset}`)
+      .json(meta satisfies DatasetMeta);
   });
 
   router.get('/', async (_req, res) => {
@@ -55,7 +63,10 @@ export function datasetRoutes(deps: ApiDeps): Router {
     const body = parseWire(reportRequestSchema, req.body, 'report');
     const { created, ...accepted } = await requestReport(deps, tenant, req.params.name, body, checkIdempotencyKey(req.get(IDEMPOTENCY_HEADER)));
     if (created) deps.metrics.jobsSubmitted.inc({ op: 'report' });
-    res.status(created ? 202 : 200).location(`/v1/jobs/${accepted.jobId}`).json(accepted);
+    res
+      .status(created ? 202 : 200)
+      .location(`/v1/jobs/${accepted.jobId}`)
+      .json(accepted);
   });
 
   router.get('/:name/reports', async (req, res) => {

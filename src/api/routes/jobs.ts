@@ -19,7 +19,10 @@ export function jobRoutes(deps: ApiDeps): Router {
       deps.metrics.bytesReceived.inc(request.ciphertexts.reduce((n, c) => n + c.length, 0));
     }
     const status = created ? 202 : accepted.status === 'unknown' ? 409 : 200;
-    res.status(status).location(`/v1/jobs/${accepted.jobId}`).json(accepted satisfies JobAccepted);
+    res
+      .status(status)
+      .location(`/v1/jobs/${accepted.jobId}`)
+      .json(accepted satisfies JobAccepted);
   });
 
   router.get('/:id', async (req, res) => {

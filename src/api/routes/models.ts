@@ -35,19 +35,29 @@ export function modelRoutes(deps: ApiDeps): Router {
     }
     // Streamed line by line from the socket: a million-variant file is never one string.
     if (req.is(PGS_TYPES)) return addPgsModel(deps, tenant, req.pipe(byteLimit(limit)), limits, id, mode);
-    throw new VeilError('unsupported_media_type', 'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json', 415);
+    throw new VeilError(
+      'unsupported_media_type',
+      'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json',
+      415,
+    );
   }
 
   // A new id only: an existing one is 409 model_exists (replacing is PUT, below).
   router.post('/', async (req, res) => {
     const info = await addModel(req, tenantOf(res), typeof req.query.id === 'string' ? req.query.id : undefined, 'create');
-    res.status(201).location(`/v1/models/${info.modelId}`).json(info satisfies ModelInfo);
+    res
+      .status(201)
+      .location(`/v1/models/${info.modelId}`)
+      .json(info satisfies ModelInfo);
   });
 
   // Explicit replacement (models scope): a new version; queued jobs of the old one fail model_changed.
   router.put('/:id', async (req, res) => {
     const info = await addModel(req, tenantOf(res), req.params.id, 'replace');
-    res.status(200).location(`/v1/models/${info.modelId}`).json(info satisfies ModelInfo);
+    res
+      .status(200)
+      .location(`/v1/models/${info.modelId}`)
+      .json(info satisfies ModelInfo);
   });
 
   router.delete('/:id', async (req, res) => {

@@ -86,7 +86,13 @@ export async function matchVcf(model: ModelVariants, input: TextInput, opts: Vcf
     for await (const rec of reader.records()) {
       records++;
       const locus = index.byLocus.get(`${rec.chrom}:${rec.pos}`) ?? -1;
-      const rsids = rec.id === '.' ? [] : rec.id.split(';').map((id) => index.byRsid.get(id) ?? -1).filter((i) => i >= 0);
+      const rsids =
+        rec.id === '.'
+          ? []
+          : rec.id
+              .split(';')
+              .map((id) => index.byRsid.get(id) ?? -1)
+              .filter((i) => i >= 0);
       if (locus < 0 && rsids.length === 0) continue;
       const biallelic = !rec.alt.includes(',');
       let parsed = false;
@@ -132,7 +138,12 @@ export async function matchVcf(model: ModelVariants, input: TextInput, opts: Vcf
         }
       }
     }
-    return result(index, rows, chosen.map((j) => reader.samples[j]!), records);
+    return result(
+      index,
+      rows,
+      chosen.map((j) => reader.samples[j]!),
+      records,
+    );
   } finally {
     await reader.close();
   }

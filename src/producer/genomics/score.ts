@@ -40,7 +40,9 @@ export async function scoreSamples(
   const out: SampleScore[] = [];
   for (const { from, jobId } of jobs) {
     const scores = (await waitAndFinish(client, owner, jobId)) as GrsOutcome[];
-    scores.forEach((s, k) => out.push({ sample: match.samples[from + k] as string, ...s, variantsUsed: match.variantsUsed, variantsMissing: match.variantsMissing }));
+    scores.forEach((s, k) =>
+      out.push({ sample: match.samples[from + k] as string, ...s, variantsUsed: match.variantsUsed, variantsMissing: match.variantsMissing }),
+    );
     onProgress?.(out.length, total);
   }
   return out;

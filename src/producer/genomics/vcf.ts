@@ -73,7 +73,7 @@ export class VcfRecord {
     let missing = 0;
     let altCount = 0;
     const gt = subfield(line, start, end, gtIdx);
-    for (let i = gt[0]; i < gt[1]; ) {
+    for (let i = gt[0]; i < gt[1];) {
       const c = line.charCodeAt(i);
       if (c === 46 /* . */) {
         missing++;
@@ -92,7 +92,8 @@ export class VcfRecord {
       }
     }
     if (alleles > 2) fail(this.lineNo, `GT '${line.slice(gt[0], gt[1])}' has ploidy ${alleles}; only haploid and diploid calls are supported`);
-    if (missing > 0 && missing < alleles) fail(this.lineNo, `half call '${line.slice(gt[0], gt[1])}' (sample ${j + 1}); PLINK 2 rejects these too: make it fully missing or fully called`);
+    if (missing > 0 && missing < alleles)
+      fail(this.lineNo, `half call '${line.slice(gt[0], gt[1])}' (sample ${j + 1}); PLINK 2 rejects these too: make it fully missing or fully called`);
     const haploid = alleles === 1;
 
     if (dsIdx >= 0) {

@@ -20,7 +20,8 @@ export async function createDataset(deps: ServiceDeps, tenant: string, body: z.o
   const presetId = await deps.store.getContextPreset(tenant, body.contextId);
   if (!presetId) throw new NotFoundError('context', body.contextId);
   const preset = getPreset(presetId);
-  if (preset.encoding !== 'coeff') throw new InvalidInputError('unsupported_parameters', `datasets need the coefficient-encoding preset (bfv-coeff-8192), not ${preset.id}`, 422);
+  if (preset.encoding !== 'coeff')
+    throw new InvalidInputError('unsupported_parameters', `datasets need the coefficient-encoding preset (bfv-coeff-8192), not ${preset.id}`, 422);
   let variants = body.variants;
   if (body.kind === 'genotypes') {
     if (body.modelId) variants = (await getModelMeta(deps.store, tenant, body.modelId)).variants;
@@ -48,7 +49,11 @@ async function checkRecords(deps: ServiceDeps, meta: DatasetMeta, body: AppendRe
     const where = `records.${i}`;
     if (r.at !== undefined && r.at > now + FUTURE_SLACK_MS) throw new InvalidInputError('future_timestamp', `${where}.at is in the future`);
     const expected = meta.kind === 'readings' ? readingChunks(meta.encoding!, r.count) : vectorLayout(preset, meta.variants!, r.count).ciphertexts;
-    if (r.ciphertexts.length !== expected) throw new InvalidInputError('wrong_ciphertext_count', `${where}: ${r.count} ${meta.kind === 'readings' ? 'readings' : 'records'} take ${expected} ciphertexts in this dataset, got ${r.ciphertexts.length}`);
+    if (r.ciphertexts.length !== expected)
+      throw new InvalidInputError(
+        'wrong_ciphertext_count',
+        `${where}: ${r.count} ${meta.kind === 'readings' ? 'readings' : 'records'} take ${expected} ciphertexts in this dataset, got ${r.ciphertexts.length}`,
+      );
     if (meta.kind === 'genotypes') {
       if (!r.ids || r.ids.length !== r.count) throw new InvalidInputError('invalid_ids', `${where}: give one record id per genotype record (${r.count})`);
       if (new Set(r.ids).size !== r.ids.length) throw new InvalidInputError('invalid_ids', `${where}: record ids repeat`);
@@ -85,7 +90,12 @@ export async function appendRecords(deps: ServiceDeps, tenant: string, name: str
     tenant,
     meta,
     body.records.map((r) => ({
-      group: { at: r.at ?? now, count: r.count, ciphertexts: r.ciphertexts.length, ...(r.ids ? { ids: r.ids, scaleBits: r.scaleBits ?? 0, valueBits: r.valueBits ?? 0 } : {}) },
+      group: {
+        at: r.at ?? now,
+        count: r.count,
+        ciphertexts: r.ciphertexts.length,
+        ...(r.ids ? { ids: r.ids, scaleBits: r.scaleBits ?? 0, valueBits: r.valueBits ?? 0 } : {}),
+      },
       ciphertexts: r.ciphertexts,
     })),
     { ...(idempotencyKey ? { idempotencyKey } : {}), nowMs: now },

@@ -34,10 +34,18 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
   const packing = (request.op === 'grs' && request.packing) || 'coeff';
   const layout = vectorLayout(preset, length, samples, packing);
   if (request.ciphertexts.length !== layout.ciphertexts) {
-    throw new InvalidInputError('wrong_ciphertext_count', `${length} values × ${samples} sample(s) under ${preset.id}${packing === 'sample' ? ', sample packing,' : ''} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`);
+    throw new InvalidInputError(
+      'wrong_ciphertext_count',
+      `${length} values × ${samples} sample(s) under ${preset.id}${packing === 'sample' ? ', sample packing,' : ''} take ${layout.ciphertexts} ciphertexts, got ${request.ciphertexts.length}`,
+    );
   }
   // SEAL's checks run in the validation pool's threads (or in the worker, per VALIDATE_CIPHERTEXTS).
-  await deps.validation.checkCiphertexts(preset.id, request.ciphertexts, request.ciphertexts.map((_, i) => `ciphertexts.${i}`), deps.config.VALIDATE_CIPHERTEXTS === 'api');
+  await deps.validation.checkCiphertexts(
+    preset.id,
+    request.ciphertexts,
+    request.ciphertexts.map((_, i) => `ciphertexts.${i}`),
+    deps.config.VALIDATE_CIPHERTEXTS === 'api',
+  );
   if (model) await admitPrivateModelJob(deps.store, deps.config, tokenId, model, preset, samples);
   return {
     tenant,
@@ -59,7 +67,13 @@ async function checkJob(deps: ServiceDeps, tenant: string, request: JobRequest, 
  * (`created: false`). A claim whose job was never queued (the first attempt died or lost Redis between claiming and queueing) is finished
  * by the repeat, under the claimed id: BullMQ adds a job id once, so two finishers queue one job.
  */
-export async function submitJob(deps: ServiceDeps, tenant: string, tokenId: string, request: JobRequest, idempotencyKey?: string): Promise<JobAccepted & { created: boolean }> {
+export async function submitJob(
+  deps: ServiceDeps,
+  tenant: string,
+  tokenId: string,
+  request: JobRequest,
+  idempotencyKey?: string,
+): Promise<JobAccepted & { created: boolean }> {
   const data = await checkJob(deps, tenant, request, tokenId);
   let jobId: string = randomUUID();
   if (idempotencyKey) {
@@ -73,7 +87,13 @@ export async function submitJob(deps: ServiceDeps, tenant: string, tokenId: stri
     }
   }
   try {
-    await admitJob(deps.store, deps.config, tenant, jobId, request.ciphertexts.reduce((n, c) => n + c.length, 0));
+    await admitJob(
+      deps.store,
+      deps.config,
+      tenant,
+      jobId,
+      request.ciphertexts.reduce((n, c) => n + c.length, 0),
+    );
     await deps.store.putInputs(jobId, request.ciphertexts);
     await deps.queue.add(request.op, data, { ...jobOptions(deps.config.RETENTION_SECONDS, deps.config.JOB_ATTEMPTS), jobId });
   } catch (err) {

@@ -19,7 +19,13 @@ export interface ModelLimits {
  * Store a model given as JSON (see jsonModelSchema); its id: `id`, else the body's id, else its
  * name. `create` (POST) refuses an existing id with 409 model_exists; `replace` (PUT) adds a version.
  */
-export async function addJsonModel(deps: ServiceDeps, tenant: string, m: z.output<typeof jsonModelSchema>, id?: string, mode: ModelWriteMode = 'create'): Promise<ModelInfo> {
+export async function addJsonModel(
+  deps: ServiceDeps,
+  tenant: string,
+  m: z.output<typeof jsonModelSchema>,
+  id?: string,
+  mode: ModelWriteMode = 'create',
+): Promise<ModelInfo> {
   if (m.variants && m.variants.length !== m.weights.length) {
     throw new InvalidInputError('invalid_model', `variants has ${m.variants.length} entries but weights has ${m.weights.length}`);
   }
@@ -37,7 +43,14 @@ export async function addJsonModel(deps: ServiceDeps, tenant: string, m: z.outpu
 }
 
 /** Store a PGS Catalog scoring file, parsed line by line as it streams in; `#veil_private=true` makes it private. */
-export async function addPgsModel(deps: ServiceDeps, tenant: string, input: Readable, limits: ModelLimits, id?: string, mode: ModelWriteMode = 'create'): Promise<ModelInfo> {
+export async function addPgsModel(
+  deps: ServiceDeps,
+  tenant: string,
+  input: Readable,
+  limits: ModelLimits,
+  id?: string,
+  mode: ModelWriteMode = 'create',
+): Promise<ModelInfo> {
   const { model } = await parsePgsScoringFile(input, id ?? 'model', limits);
   model.private = model.metadata.veil_private === 'true';
   const modelId = checkModelId(id ?? model.metadata.pgs_id ?? idFromName(model.name));

@@ -23,8 +23,10 @@ async function checkOp(deps: ServiceDeps, tenant: string, meta: DatasetMeta, op:
   if (!modelId) throw new InvalidInputError('model_required', 'op grs needs modelId');
   const model = await getModelMeta(deps.store, tenant, modelId);
   // A report scores every record: no per-token limit could bound what it reveals.
-  if (model.private) throw new InvalidInputError('private_model_not_allowed', `model '${modelId}' is private; dataset reports cannot use it (submit single jobs)`, 422);
-  if (model.variants !== meta.variants) throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; the dataset's records have ${meta.variants}`, 422);
+  if (model.private)
+    throw new InvalidInputError('private_model_not_allowed', `model '${modelId}' is private; dataset reports cannot use it (submit single jobs)`, 422);
+  if (model.variants !== meta.variants)
+    throw new InvalidInputError('model_mismatch', `model '${modelId}' has ${model.variants} variants; the dataset's records have ${meta.variants}`, 422);
   return model.digest;
 }
 
@@ -33,7 +35,8 @@ export async function requestReport(deps: ServiceDeps, tenant: string, name: str
   const ds = new DatasetStore(deps.store);
   const meta = await ds.get(tenant, name);
   const modelDigest = await checkOp(deps, tenant, meta, body.op, body.modelId);
-  if (body.since !== undefined && body.until !== undefined && body.since >= body.until) throw new InvalidInputError('invalid_window', 'since must be before until');
+  if (body.since !== undefined && body.until !== undefined && body.since >= body.until)
+    throw new InvalidInputError('invalid_window', 'since must be before until');
   let jobId = `run-${meta.dataset}-${randomUUID()}`;
   if (idempotencyKey) jobId = await deps.store.claimIdempotencyKey(tenant, `report:${meta.dataset}:${idempotencyKey}`, jobId);
   const existing = await deps.queue.getJob(jobId);
@@ -44,7 +47,12 @@ export async function requestReport(deps: ServiceDeps, tenant: string, name: str
     op: 'report',
     contextId: meta.contextId,
     dataset: meta.dataset,
-    report: { op: body.op, ...(body.since !== undefined ? { since: body.since } : {}), ...(body.until !== undefined ? { until: body.until } : {}), ...(body.modelId ? { modelId: body.modelId, modelDigest } : {}) },
+    report: {
+      op: body.op,
+      ...(body.since !== undefined ? { since: body.since } : {}),
+      ...(body.until !== undefined ? { until: body.until } : {}),
+      ...(body.modelId ? { modelId: body.modelId, modelDigest } : {}),
+    },
     scheduledFor: now,
     createdAt: now,
   };
@@ -91,14 +99,29 @@ export async function listSchedules(deps: ServiceDeps, tenant: string, name: str
     defs.map(async (d) => {
       const schedulerId = schedulerIdOf(tenant, d.dataset, d.schedule);
       const next = (await deps.queue.getJobScheduler(schedulerId))?.next;
-      return { schedule: d.schedule, op: d.op, cron: d.cron, tz: d.tz, windowDays: d.windowDays ?? null, modelId: d.modelId ?? null, schedulerId, next: iso(next) };
+      return {
+        schedule: d.schedule,
+        op: d.op,
+        cron: d.cron,
+        tz: d.tz,
+        windowDays: d.windowDays ?? null,
+        modelId: d.modelId ?? null,
+        schedulerId,
+        next: iso(next),
+      };
     }),
   );
   return { dataset: meta.dataset, schedules };
 }
 
 /** Create or replace a schedule (BullMQ first: an invalid cron is refused before anything is stored). */
-export async function putSchedule(deps: ServiceDeps, tenant: string, name: string, scheduleName: string, body: z.output<typeof scheduleRequestSchema>): Promise<ScheduleInfo & { created: boolean }> {
+export async function putSchedule(
+  deps: ServiceDeps,
+  tenant: string,
+  name: string,
+  scheduleName: string,
+  body: z.output<typeof scheduleRequestSchema>,
+): Promise<ScheduleInfo & { created: boolean }> {
   const ds = new DatasetStore(deps.store);
   const meta = await ds.get(tenant, name);
   const schedule = checkScheduleName(scheduleName);
@@ -122,7 +145,17 @@ export async function putSchedule(deps: ServiceDeps, tenant: string, name: strin
   const queue = { queue: deps.queue, retentionSeconds: deps.config.RETENTION_SECONDS, attempts: deps.config.JOB_ATTEMPTS };
   const next = await applySchedule(queue, schedulerId, def);
   await ds.schedules.put(schedulerId, def);
-  return { dataset: meta.dataset, schedule, schedulerId, op: def.op, cron: def.cron, tz: def.tz, windowDays: def.windowDays ?? null, next: iso(next), created: !previous };
+  return {
+    dataset: meta.dataset,
+    schedule,
+    schedulerId,
+    op: def.op,
+    cron: def.cron,
+    tz: def.tz,
+    windowDays: def.windowDays ?? null,
+    next: iso(next),
+    created: !previous,
+  };
 }
 
 export async function deleteSchedule(deps: ServiceDeps, tenant: string, name: string, scheduleName: string): Promise<void> {
