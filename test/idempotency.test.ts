@@ -44,3 +44,33 @@ describe('Idempotency-Key claims left by a failed submission', () => {
     expect((await f.queue.getJobs([...states])).length).toBe(before + 1);
   });
 });
+
+/**
+ * A worker killed after storing a job's result (which deletes its inputs) but before BullMQ marked the
+ * job completed: the job stalls and runs again with no inputs. What chaos found: `inputs_gone`, an
+ * accepted job failed. The second run must hand back the stored result instead.
+ */
+describe('a job run again after its result was stored', () => {
+  const f = useStackWithOwner();
+
+  it('completes with the stored result instead of failing for its deleted inputs', async () => {
+    const first = await submitMean(f.client, f.owner, [10, 20, 33]);
+    await waitAndFinish(f.client, f.owner, first);
+    const done = (await f.queue.getJob(first))!;
+    const result = (await f.redis.getBuffer(`${f.stack.prefix}:job:${first}:out`))!;
+    expect(result.length).toBeGreaterThan(0);
+    // The state a killed run leaves: result stored, inputs gone, the job back in the queue.
+    const again = randomUUID();
+    await f.redis.set(`${f.stack.prefix}:job:${again}:out`, result, 'EX', 3600);
+    await f.queue.add(done.name, done.data, { jobId: again });
+    const deadline = Date.now() + 60_000;
+    let state = await f.queue.getJobState(again);
+    while (state !== 'completed' && state !== 'failed' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await f.queue.getJobState(again);
+    }
+    const job = (await f.queue.getJob(again))!;
+    expect([state, job.failedReason]).toEqual(['completed', undefined]);
+    expect(job.returnvalue).toEqual({ resultBytes: result.length });
+  });
+});

@@ -55,6 +55,11 @@ export class Store {
       .exec();
   }
 
+  /** Bytes of a stored result, 0 when there is none. */
+  resultSize(jobId: string): Promise<number> {
+    return this.redis.strlen(this.keys.jobResult(jobId));
+  }
+
   getResult(jobId: string): Promise<Buffer | null> {
     return this.redis.getBuffer(this.keys.jobResult(jobId));
   }

@@ -67,10 +67,17 @@ async function evalContext(e: ThreadEnv, tenant: string, contextId: string): Pro
   return ec;
 }
 
+/** Thrown inside an evaluation when the job's result is already stored: stop, nothing to redo. */
+class FinishedElsewhere extends Error {}
+
 async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobReturn> {
   const e = await threadEnv();
   const data = job.data;
   const jobId = job.id;
+  // A run that stored its result and died before BullMQ marked the job completed (a worker killed in between)
+  // deleted the inputs with that write: the stored result is this job's answer, computed once.
+  const earlier = await e.store.resultSize(jobId);
+  if (earlier) return { resultBytes: earlier };
   const ec = await evalContext(e, data.tenant, data.contextId);
   const layout = vectorLayout(ec.preset, data.length, data.samples, data.packing ?? 'coeff');
   const model =
@@ -85,11 +92,17 @@ async function run(job: SandboxedJob<LinearJobData, JobReturn>): Promise<JobRetu
     valueBits: data.valueBits,
     async input(i) {
       const bytes = await e.store.getInput(jobId, i);
+      if (!bytes && (await e.store.resultSize(jobId))) throw new FinishedElsewhere();
       if (!bytes) throw new InvalidInputError('inputs_gone', "the job's inputs were deleted or expired before it ran; submit it again");
       return bytes;
     },
     onProgress: throttledProgress(job),
+  }).catch((err: unknown) => {
+    if (err instanceof FinishedElsewhere) return undefined;
+    throw err;
   });
+  // Another run of this job (one whose lock had lapsed) stored the result meanwhile.
+  if (!result) return { resultBytes: await e.store.resultSize(jobId) };
   const bytes = pack({
     v: WIRE_VERSION,
     jobId,

@@ -20,8 +20,11 @@ export interface SeenResponse {
   body: Uint8Array;
 }
 
-/** Where an unknown route or method may end up: the catch-all 404, or refused before routing. */
-const UNROUTED = new Set([401, 404, 503]);
+/**
+ * Where an unknown route or method may end up: the catch-all 404, refused before routing (401, 503), or 400
+ * when the router meets a malformed percent-encoding while matching a path parameter (e.g. PROPFIND /v1/jobs/%E0%A4%A).
+ */
+const UNROUTED = new Set([400, 401, 404, 503]);
 
 export function responseChecker(doc: Json): (seen: SeenResponse) => string | undefined {
   // Refs point at '#/components/…' of the document: give it an id so ajv resolves them there.
