@@ -39,21 +39,8 @@ type Keys = Awaited<ReturnType<typeof generateKeys>>;
 function request(owner: Owner, scenario: Scenario): { req: JobRequest; ms: number } {
   const t0 = now();
   if (scenario === 'grs') {
-    const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
-    const ms = now() - t0;
-    return {
-      ms,
-      req: {
-        v: WIRE_VERSION,
-        op: 'grs',
-        contextId: owner.contextId,
-        modelId: SEED_MODEL.id,
-        samples: 1,
-        scaleBits: enc.scaleBits,
-        valueBits: enc.valueBits,
-        ciphertexts: enc.ciphertexts,
-      },
-    };
+    const req = grsRequest(owner);
+    return { ms: now() - t0, req };
   }
   const enc = owner.encryptVectors([SEED_HEART_RATES], { purpose: 'sum' });
   const ms = now() - t0;
@@ -193,4 +180,19 @@ export async function seedScenarios(s: BenchStack, preset: PresetId, cfg: BenchC
   } finally {
     owner.dispose();
   }
+}
+
+/** The seed GRS job request: the seed genotype encrypted for the seed model. */
+export function grsRequest(owner: Owner): JobRequest {
+  const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
+  return {
+    v: WIRE_VERSION,
+    op: 'grs',
+    contextId: owner.contextId,
+    modelId: SEED_MODEL.id,
+    samples: 1,
+    scaleBits: enc.scaleBits,
+    valueBits: enc.valueBits,
+    ciphertexts: enc.ciphertexts,
+  };
 }

@@ -1,8 +1,7 @@
 import type { Owner } from '../src/producer/crypto.js';
 import { finish, type GrsOutcome } from '../src/producer/sdk.js';
-import { WIRE_VERSION, type JobRequest, type JobResult } from '../src/shared/wire.js';
-import { SEED_GENOTYPE, SEED_MODEL } from '../src/stack/demo.js';
-import { SEED_SCORE } from './seed.js';
+import type { JobResult } from '../src/shared/wire.js';
+import { grsRequest, SEED_SCORE } from './seed.js';
 import { type BenchStack, cpuByRole, jobTimes, workerRss } from './stack.js';
 import { log, now, pool, procRss, round, stats, type Stats } from './util.js';
 
@@ -36,20 +35,6 @@ export interface ThroughputResult {
   cpuMsPerJob: Record<string, number>;
   checked: number;
   maxAbsError: number;
-}
-
-function grsRequest(owner: Owner): JobRequest {
-  const enc = owner.encryptVectors([SEED_GENOTYPE], { purpose: 'dot' });
-  return {
-    v: WIRE_VERSION,
-    op: 'grs',
-    contextId: owner.contextId,
-    modelId: SEED_MODEL.id,
-    samples: 1,
-    scaleBits: enc.scaleBits,
-    valueBits: enc.valueBits,
-    ciphertexts: enc.ciphertexts,
-  };
 }
 
 /**
