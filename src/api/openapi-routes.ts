@@ -137,7 +137,7 @@ export const ROUTES: RouteDoc[] = [
     query: { id: { schema: z.string().regex(MODEL_ID), description: 'The id to store it under (default: from the body or file).' } },
     body: modelBody,
     replies: { 201: { description: 'Stored.', body: modelInfo, location: true } },
-    errors: [400, 409, 413, 415, 422],
+    errors: [400, 409, 413, 415, 422, 429],
   },
   {
     method: 'get',
@@ -155,7 +155,7 @@ export const ROUTES: RouteDoc[] = [
     params: modelParams,
     body: modelBody,
     replies: { 200: { description: 'Stored as the next version.', body: modelInfo, location: true } },
-    errors: [400, 404, 409, 413, 415, 422],
+    errors: [400, 404, 409, 413, 415, 422, 429],
   },
   { method: 'delete', path: '/v1/models/{id}', summary: 'Delete a model.', params: modelParams, replies: { 204: noContent }, errors: [400, 404] },
   {
