@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Agent } from 'node:http';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { presetContext } from '../src/shared/context.js';
@@ -10,6 +11,7 @@ import { SEAL_HEADER_BYTES } from '../src/shared/seal-bytes.js';
 import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
 import { call, useStackWithOwner } from './helpers/stack.js';
 import { sealHeader, zstdRleBomb } from './helpers/seal-bytes.js';
+import { send } from '../tools/lib/http.js';
 
 const MSGPACK = 'application/msgpack';
 const LIMITS = { MAX_BODY_MB: '64', MAX_MODEL_VARIANTS: '1000', MAX_MODEL_TEXT_MB: '1', MAX_MSGPACK_DEPTH: '8', VALIDATION_THREADS: '1' };
@@ -136,6 +138,56 @@ describe('hostile intake', () => {
     const after = await rssMb(pid);
     console.log(`API RSS around the bombs: ${before.toFixed(0)} → ${after.toFixed(0)} MB`);
     expect(after - before).toBeLessThan(150);
+  });
+
+  it('refuses a Content-Encoding on any body with 415, before inflating it', async () => {
+    const pid = f.stack.api!.pid as number;
+    const before = await rssMb(pid);
+    const bomb = gzipSync(Buffer.alloc(60 * 2 ** 20, 0x20), { level: 9 }); // 60 KiB that inflate to 60 MiB
+    const targets: [string, string][] = [
+      ['/v1/jobs', MSGPACK],
+      ['/v1/contexts', MSGPACK],
+      ['/v1/datasets', 'application/json'],
+      ['/v1/models', 'application/json'],
+      ['/v1/models', 'text/tab-separated-values'],
+    ];
+    // At once, as the fuzzer sent them: decoded before counting, each would hold up to MAX_BODY_MB.
+    const answers = await Promise.all(
+      targets.flatMap(([path, type]) =>
+        ['gzip', 'deflate', 'br', 'x-anything'].map((encoding) =>
+          send(
+            f.stack.apiUrl,
+            { method: 'POST', path, headers: { 'content-type': type, 'content-encoding': encoding }, body: bomb },
+            {
+              keepBody: true,
+            },
+          ),
+        ),
+      ),
+    );
+    for (const a of answers) expect([a.status, JSON.parse(a.body!.toString()).error.code]).toEqual([415, 'unsupported_content_encoding']);
+    expect((await rssMb(pid)) - before).toBeLessThan(100);
+  });
+
+  it('answers the next request on a kept-alive connection whose last body was refused part-read', async () => {
+    // The parser stops reading at the limit; a connection left with the rest of that body unread
+    // must not hold the client's next request behind it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const tooLarge = Buffer.alloc(65 * 2 ** 20); // MAX_BODY_MB is 64 here
+    try {
+      for (let i = 0; i < 2; i++) {
+        const refused = await send(
+          f.stack.apiUrl,
+          { method: 'POST', path: '/v1/jobs', headers: { 'content-type': MSGPACK }, body: tooLarge },
+          { agent, timeoutMs: 10_000 },
+        );
+        expect(refused.status).toBe(413);
+        const next = await send(f.stack.apiUrl, { method: 'GET', path: '/healthz' }, { agent, timeoutMs: 10_000 });
+        expect([next.status, next.error]).toEqual([200, undefined]);
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('caps variants per model: 1000 pass, 1001 are 413 too_many_variants (scoring file and JSON)', async () => {

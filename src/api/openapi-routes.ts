@@ -171,7 +171,7 @@ export const ROUTES: RouteDoc[] = [
     summary: 'Create a dataset of encrypted readings or genotype records, bound to one public context.',
     body: [json('CreateDataset', createDatasetSchema)],
     replies: { 201: { description: 'Created.', body: json('DatasetMeta', datasetMetaSchema), location: true } },
-    errors: [400, 404, 409, 413, 422, 429],
+    errors: [400, 404, 409, 413, 415, 422, 429],
   },
   {
     method: 'get',
@@ -210,7 +210,7 @@ export const ROUTES: RouteDoc[] = [
       202: { description: 'Queued; poll the job.', body: reportAccepted, location: true },
       200: { description: 'A repeat of an Idempotency-Key: the first job.', body: reportAccepted, location: true },
     },
-    errors: [400, 404, 413, 422, 429],
+    errors: [400, 404, 413, 415, 422, 429],
   },
   {
     method: 'get',
@@ -236,7 +236,7 @@ export const ROUTES: RouteDoc[] = [
     params: scheduleParams,
     body: [json('ScheduleRequest', scheduleRequestSchema)],
     replies: { 201: { description: 'Created.', body: scheduleInfo }, 200: { description: 'Replaced.', body: scheduleInfo } },
-    errors: [400, 404, 413, 422, 429],
+    errors: [400, 404, 413, 415, 422, 429],
   },
   {
     method: 'delete',

@@ -24,7 +24,7 @@ const ERRORS: Record<number, string> = {
   409: 'Conflicts with the current state (exists, changed, not ready, failed, duplicate record id).',
   410: 'The result was deleted or has expired.',
   413: 'The body exceeds a limit (MAX_BODY_MB, MAX_MODEL_VARIANTS, MAX_MODEL_TEXT_MB).',
-  415: 'Unsupported Content-Type.',
+  415: 'Unsupported Content-Type, or a Content-Encoding on the body (bodies are read as sent, never decoded).',
   422: 'Well-formed but unusable (keys, parameters, model, retention, noise budget …).',
   429: "A tenant quota or a private model's limit; retry after Retry-After.",
   500: 'A bug; details go to the server log only.',

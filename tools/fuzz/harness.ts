@@ -112,6 +112,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const probe = FAMILIES.find((f) => f.name === 'jobs/honest')!.make(new Rng(0), target);
     let poisonedAfter: string | undefined;
     const requestsStarted = performance.now();
+    const wallStarted = Date.now();
     const stopAt = opts.maxSeconds ? requestsStarted + opts.maxSeconds * 1000 : Infinity;
     const worker = async () => {
       while (sent < opts.requests && performance.now() < stopAt && !monitor!.overHardCap && monitor!.deaths.size === 0) {
@@ -124,7 +125,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         const r = await send(stack.apiUrl, c.req, { agent, timeoutMs: 60_000, keepBody: opts.trace });
         const ms = performance.now() - t0;
         const outcome = r.status !== undefined ? String(r.status) : c.req.raw ? 'no_response' : `error:${(r.error ?? '').slice(0, 40)}`;
-        if (opts.trace) log(`#${n} ${family} → ${outcome} ${errorCode(r.body)} ${ms.toFixed(0)} ms`);
+        if (opts.trace)
+          log(
+            `#${n} +${((t0 - requestsStarted) / 1000).toFixed(1)} s ${family} ${c.req.method} ${c.req.path.slice(0, 60)} → ${outcome} ${errorCode(r.body)} ${ms.toFixed(0)} ms`,
+          );
         if (opts.probe && !poisonedAfter) {
           const p = await send(stack.apiUrl, probe.req, { agent });
           if (p.status !== 202 && p.status !== 200) log(`PROBE: an honest job got ${p.status ?? p.error} right after #${n} ${family} (→ ${outcome})`);
@@ -142,6 +146,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     };
     await Promise.all(Array.from({ length: opts.concurrency }, worker));
     requestSeconds = (performance.now() - requestsStarted) / 1000;
+    for (const { at, ms } of monitor.slowHealth) log(`fuzz: /healthz took ${ms.toFixed(0)} ms, answered at +${((at - wallStarted) / 1000).toFixed(1)} s`);
     agent.destroy();
     if (monitor.overHardCap) violate(`run stopped after ${sent} requests: a process passed the hard cap of ${opts.hardCapMiB} MiB`);
     await new Promise((r) => setTimeout(r, 500));

@@ -16,13 +16,13 @@ import { appendRecords, createDataset, deleteDataset } from '../../server/servic
 import { deleteSchedule, listReports, listSchedules, putSchedule, requestReport } from '../../server/services/reports.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { bodyBytes, MSGPACK_TYPES, rawBody } from '../http.js';
+import { bodyBytes, jsonBody, MSGPACK_TYPES, rawBody } from '../http.js';
 
 /** /v1/datasets: parse, call the dataset and report services (server/services/), respond. */
 export function datasetRoutes(deps: ApiDeps): Router {
   const router = Router();
   const ds = new DatasetStore(deps.store);
-  const json = express.json({ limit: '64kb' });
+  const json = jsonBody(64 * 1024);
 
   router.post('/', json, async (req, res) => {
     const meta = await createDataset(deps, tenantOf(res), parseWire(createDatasetSchema, req.body, 'dataset'));

@@ -9,7 +9,7 @@ import { RateLimitError } from '../../server/private-models.js';
 import { addJsonModel, addPgsModel, modelDetail, modelList, removeModel } from '../../server/services/models.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { PGS_TYPES } from '../http.js';
+import { PGS_TYPES, refuseContentEncoding } from '../http.js';
 
 /** /v1/models: parse, call the model service (server/services/models.ts), respond. */
 export function modelRoutes(deps: ApiDeps): Router {
@@ -22,6 +22,7 @@ export function modelRoutes(deps: ApiDeps): Router {
 
   /** Store the model in the body (JSON or a PGS Catalog scoring file), one upload at a time. */
   async function addModel(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
+    refuseContentEncoding(req);
     return gate(() => parseAndAdd(req, tenant, id, mode));
   }
 
