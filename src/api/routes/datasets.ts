@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { checkIdempotencyKey, IDEMPOTENCY_HEADER } from '../../shared/api.js';
 import {
   appendRecordsSchema,
