@@ -121,4 +121,27 @@ describe('model versions and private models', () => {
     expect(report.status).toBe(422);
     expect(report.json.error?.code).toBe('private_model_not_allowed');
   });
+  it('parses a 2,000,000-variant model off the event loop: /healthz answers meanwhile', async () => {
+    // In-process API: a parse on the event loop would hold this probe too (~3 s for 2M variants).
+    const weights = Array.from({ length: 2_000_000 }, (_, i) => (i % 7) / 100);
+    const latencies: number[] = [];
+    let done = false;
+    const poll = (async () => {
+      while (!done) {
+        const t0 = performance.now();
+        await (await fetch(`${api.url}/healthz`)).text();
+        latencies.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const res = await req('POST', '/v1/models', json({ id: 'huge', name: 'huge', weights }));
+    done = true;
+    await poll;
+    expect(res.json).toMatchObject({ modelId: 'huge', variants: 2_000_000 });
+    const info = await req('GET', '/v1/models/huge?variants=false');
+    expect(info.json).toMatchObject({ variants: 2_000_000 });
+    console.log(`2M-variant JSON model: /healthz ${latencies.length} probes, worst ${Math.max(...latencies).toFixed(0)} ms`);
+    expect(latencies.length).toBeGreaterThan(5);
+    expect(Math.max(...latencies)).toBeLessThan(1000);
+  });
 });

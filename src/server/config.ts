@@ -57,8 +57,12 @@ const envSchema = z.object({
   MAX_MODEL_VARIANTS: intIn(1, 16_777_216).default(4_194_304),
   /** Bytes a scoring file may decompress to (a 0.6 MB gzip can hold 30M rows). */
   MAX_MODEL_TEXT_MB: intIn(1, 8192).default(1024),
-  /** Threads that run SEAL's checks of uploads off the API's event loop (~40 MB of memory each). */
-  VALIDATION_THREADS: intIn(1, 16).default(1),
+  /**
+   * Threads that run SEAL's checks of uploads and parse models off the API's event loop (~40 MB of
+   * memory each). Two: a hostile upload replaces its thread's SEAL instance (~0.35 s of CPU), and
+   * with one thread every upload queued behind those (fuzz: 16 → 25 requests/s with two).
+   */
+  VALIDATION_THREADS: intIn(1, 16).default(2),
   /** Per-tenant quotas (429 + Retry-After beyond): unfinished jobs, datasets, report schedules. */
   QUOTA_JOBS_IN_FLIGHT: intIn(1, 1_000_000).default(1000),
   /** Input bytes of a tenant's unfinished jobs: what a tenant can pile into Redis through the queue. */

@@ -64,8 +64,18 @@ function weightsBuffer(w: Float64Array): Buffer {
   return out;
 }
 
-/** Create a model (409 `model_exists` if the id is taken) or replace it with a new version. */
-export async function saveModel(store: Store, tenant: string, modelId: string, def: ModelDefinition, mode: ModelWriteMode = 'create'): Promise<ModelMeta> {
+/** A checked model in its stored form: computed in a validation thread, written by storeModel. */
+export interface PreparedModel {
+  modelId: string;
+  meta: Omit<ModelMeta, 'createdAt' | 'version'>;
+  /** Float64 little-endian, one per variant. */
+  weights: Uint8Array;
+  /** The variant columns, msgpack'd. */
+  variants: Uint8Array;
+}
+
+/** Check a model and serialize it for storage (CPU only: no Redis). */
+export function prepareModel(modelId: string, def: ModelDefinition): PreparedModel {
   if (def.weights.length === 0) throw new InvalidInputError('invalid_model', 'the model has no variants with weights');
   if (def.variants.length !== def.weights.length) throw new InvalidInputError('invalid_model', 'variants and weights differ in length');
   for (let i = 0; i < def.weights.length; i++) {
@@ -73,10 +83,10 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
   }
   if (!Number.isFinite(def.bias)) throw new InvalidInputError('invalid_model', 'bias is not a finite number');
   const weights = weightsBuffer(def.weights);
-  const variants = pack(toColumns(def.variants));
+  // Its own buffer (msgpackr's can be shared), so a thread can transfer it.
+  const variants = new Uint8Array(pack(toColumns(def.variants)));
   const digest = createHash('sha256').update(weights).update(variants).update(`${def.bias}:${def.link}`).digest('hex').slice(0, 32);
-  const previous = mode === 'replace' ? await getModelMeta(store, tenant, modelId) : undefined;
-  const meta: ModelMeta = {
+  const meta = {
     modelId: checkModelId(modelId),
     name: def.name,
     variants: def.weights.length,
@@ -84,10 +94,16 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
     link: def.link,
     metadata: def.metadata,
     digest,
-    createdAt: new Date().toISOString(),
-    version: (previous?.version ?? 0) + 1,
     private: def.private ?? false,
   };
+  return { modelId: meta.modelId, meta, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), variants };
+}
+
+/** Create a model (409 `model_exists` if the id is taken) or replace it with a new version. */
+export async function storeModel(store: Store, tenant: string, model: PreparedModel, mode: ModelWriteMode = 'create'): Promise<ModelMeta> {
+  const { modelId } = model;
+  const previous = mode === 'replace' ? await getModelMeta(store, tenant, modelId) : undefined;
+  const meta: ModelMeta = { ...model.meta, createdAt: new Date().toISOString(), version: (previous?.version ?? 0) + 1 };
   const expectedVersion = previous?.version ?? 0;
   try {
     await writeModelVersion(
@@ -98,15 +114,15 @@ export async function saveModel(store: Store, tenant: string, modelId: string, d
         modelId,
         expectedVersion,
         meta: JSON.stringify(meta),
-        weights,
-        variants,
+        weights: Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength),
+        variants: Buffer.from(model.variants.buffer, model.variants.byteOffset, model.variants.byteLength),
       },
       mode,
     );
   } catch (err) {
     // Uploading the very same model again (a retried request, a second demo run) is no overwrite.
     const existing = mode === 'create' ? await getModelMeta(store, tenant, modelId).catch(() => undefined) : undefined;
-    if (existing && existing.digest === digest && existing.private === meta.private) return existing;
+    if (existing && existing.digest === meta.digest && existing.private === meta.private) return existing;
     throw err;
   }
   return meta;

@@ -3,19 +3,25 @@ import { InvalidInputError, VeilError } from '../shared/errors.js';
 import { invalidCiphertext } from '../shared/context.js';
 import type { PresetId } from '../shared/params.js';
 import { SEAL_OBJECT_BYTES, sealObjectProblem } from '../shared/seal-bytes.js';
+import type { ModelUpload } from './model-upload.js';
+import type { PreparedModel } from './models.js';
 
 /**
- * A small pool of worker threads for the API's SEAL work (validation-thread.ts). SEAL calls are
- * synchronous and take ~1 ms per ciphertext, ~10 ms per BFV context and ~0.7 s per CKKS context:
- * on the event loop a 1M-variant job (123 ciphertexts) would hold /healthz for its whole
- * validation. Tasks queue here and go to the first idle thread; a thread that dies fails its task
+ * A small pool of worker threads for the API's CPU-heavy work (validation-thread.ts): SEAL's
+ * checks, ~1 ms per ciphertext, ~10 ms per BFV context and ~0.7 s per CKKS context, and model
+ * uploads, ~1.5 s per million variants. On the event loop a 1M-variant job (123 ciphertexts) or
+ * model would hold /healthz for that long. Tasks queue here and go to the first idle thread; a thread that dies fails its task
  * with a 400 unreadable_input and is replaced.
  */
 export type ValidationTask = { id: number } & TaskBody;
-type TaskBody = { kind: 'context'; bytes: Uint8Array } | { kind: 'ciphertexts'; preset: PresetId; ciphertexts: Uint8Array[]; labels: string[] };
+type TaskBody =
+  | { kind: 'context'; bytes: Uint8Array }
+  | { kind: 'ciphertexts'; preset: PresetId; ciphertexts: Uint8Array[]; labels: string[] }
+  | { kind: 'model'; upload: ModelUpload };
 
 export type ValidationReply =
-  { id: number; ok: true; context?: CanonicalContext } | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
+  | { id: number; ok: true; context?: CanonicalContext; model?: PreparedModel }
+  | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
 
 export interface CanonicalContext {
   contextId: string;
@@ -32,11 +38,14 @@ export interface ValidationPool {
    * in a thread (SEAL's own checks, size, level, form, c1 ≠ 0). `labels` name them in errors.
    */
   checkCiphertexts(preset: PresetId, ciphertexts: Uint8Array[], labels: string[], full: boolean): Promise<void>;
+  /** Parse an uploaded model and serialize it for storage (model-upload.ts); its body is transferred. */
+  prepareModel(upload: ModelUpload): Promise<PreparedModel>;
   close(): Promise<void>;
 }
 
 interface Pending {
   task: ValidationTask;
+  transfer: ArrayBuffer[];
   resolve(reply: ValidationReply & { ok: true }): void;
   reject(err: Error): void;
 }
@@ -85,14 +94,14 @@ export function createValidationPool(threads: number): ValidationPool {
       const worker = idle.pop() as Worker;
       const job = queue.shift() as Pending;
       busy.set(worker, job);
-      worker.postMessage(job.task);
+      worker.postMessage(job.task, job.transfer);
     }
   }
 
-  function run(task: TaskBody): Promise<ValidationReply & { ok: true }> {
+  function run(task: TaskBody, transfer: ArrayBuffer[] = []): Promise<ValidationReply & { ok: true }> {
     if (closed) return Promise.reject(new VeilError('validation_unavailable', 'the API is shutting down', 503));
     return new Promise((resolve, reject) => {
-      queue.push({ task: { ...task, id: nextId++ }, resolve, reject });
+      queue.push({ task: { ...task, id: nextId++ }, transfer, resolve, reject });
       dispatch();
     });
   }
@@ -111,6 +120,12 @@ export function createValidationPool(threads: number): ValidationPool {
         if (why !== null) throw invalidCiphertext(labels[i] ?? `ciphertext ${i}`, why);
       });
       if (full) await run({ kind: 'ciphertexts', preset, ciphertexts, labels });
+    },
+    async prepareModel(upload) {
+      const { bytes } = upload;
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+      const reply = await run({ kind: 'model', upload: { ...upload, bytes: own } }, [own.buffer as ArrayBuffer]);
+      return reply.model as PreparedModel;
     },
     async close() {
       closed = true;

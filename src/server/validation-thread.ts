@@ -1,14 +1,15 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { loadCiphertext, type EvalContext } from '../shared/context.js';
+import { loadCiphertext, refusedAfterLoad, type EvalContext } from '../shared/context.js';
 import { InvalidInputError } from '../shared/errors.js';
 import { buildParms, getPreset, type Preset } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
 import { freshSeal, type Seal } from '../shared/seal.js';
+import { prepareUpload } from './model-upload.js';
 import type { ValidationReply, ValidationTask } from './validation-pool.js';
 
 /**
  * One thread of the API's validation pool: SEAL's full checks (loading ciphertexts and keys,
- * re-serializing contexts) run here, off the event loop that answers /healthz. Every input
+ * re-serializing contexts) and model uploads run here, off the event loop that answers /healthz. Every input
  * already passed the byte-level checks (seal-bytes.ts) on the event loop, so what SEAL expands
  * here is bounded by the preset's exact sizes.
  */
@@ -30,6 +31,11 @@ port.on('message', (task: ValidationTask) => void validate(port, task));
 /** One task, answered on `port`; never throws (every failure is a reply). */
 async function validate(port: MessagePort, task: ValidationTask): Promise<void> {
   try {
+    if (task.kind === 'model') {
+      const model = await prepareUpload(task.upload);
+      port.postMessage({ id: task.id, ok: true, model } satisfies ValidationReply, [model.weights.buffer as ArrayBuffer, model.variants.buffer as ArrayBuffer]);
+      return;
+    }
     const seal = await instance;
     if (task.kind === 'context') {
       const canonical = canonicalContext(seal, task.bytes, (p) => checkingContext(seal, p).ctx);
@@ -46,9 +52,10 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
     // SEAL can be left damaged by malformed input without any sign: an abort inside a call whose
     // error was caught, or a heap corrupted by a bit-flipped key that fails only later, honest
     // loads (the fuzzer found both). So after a refusal SEAL took part in, the next task gets a new
-    // instance (a new heap, from the compiled module: seal.ts); honest uploads never pay for it.
+    // instance (a new heap, from the compiled module: seal.ts); honest uploads never pay for it,
+    // nor do ciphertexts SEAL loaded cleanly and veil's own checks refused (size, level, c1 = 0).
     const error = replyError(err);
-    if (!BEFORE_SEAL.has(error.code)) instance = renewed();
+    if (task.kind !== 'model' && !BEFORE_SEAL.has(error.code) && !refusedAfterLoad(err)) instance = renewed();
     port.postMessage({ id: task.id, ok: false, error } satisfies ValidationReply);
   }
 }

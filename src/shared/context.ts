@@ -76,15 +76,30 @@ export function presetContext(seal: Seal, preset: Preset): EvalContext {
 export const invalidCiphertext = (label: string, why: string) =>
   new InvalidInputError('invalid_ciphertext', `${label}: ${why}; encrypt with this context's keys (veil keygen) and send it unmodified`);
 
+/** Refusals of ciphertexts SEAL loaded and validated without error (wrong size, level, form …). */
+const refusedAfterCleanLoad = new WeakSet<object>();
+
+/**
+ * True when `err` refused a ciphertext that SEAL had loaded cleanly: SEAL's validity checks
+ * passed, exactly as for an accepted one, so its instance is no more suspect than after an
+ * accepted input (validation-thread.ts keeps it; after any other SEAL refusal it is replaced).
+ */
+export function refusedAfterLoad(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && refusedAfterCleanLoad.has(err);
+}
+
 /**
  * Load one received ciphertext and check it is a fresh ciphertext for this context: SEAL's own
  * validity check, size 2, top level, the preset's form and scale. Returns a CipherText to delete.
  */
 export function loadCiphertext(seal: Seal, ec: EvalContext, bytes: Uint8Array, label: string): CipherText {
   const ct = seal.CipherText();
+  let loaded = false;
   const bad = (why: string) => {
     ct.delete();
-    return invalidCiphertext(label, why);
+    const err = invalidCiphertext(label, why);
+    if (loaded) refusedAfterCleanLoad.add(err);
+    return err;
   };
   const why = sealObjectProblem(bytes, SEAL_OBJECT_BYTES[ec.preset.id].ciphertext!);
   if (why !== null) throw bad(why);
@@ -93,6 +108,7 @@ export function loadCiphertext(seal: Seal, ec: EvalContext, bytes: Uint8Array, l
   } catch {
     throw bad('not a valid SEAL ciphertext for this context (truncated, corrupted, or made under other parameters)');
   }
+  loaded = true;
   if (ct.size !== 2) throw bad(`has size ${ct.size}, expected a fresh ciphertext of size 2`);
   // c1 = 0 makes the ciphertext a plaintext in disguise: results computed on it leak the weights.
   if (ct.isTransparent) throw bad('is transparent (its c1 is zero)');
@@ -102,9 +118,6 @@ export function loadCiphertext(seal: Seal, ec: EvalContext, bytes: Uint8Array, l
   firstParms.delete();
   ctParms.delete();
   if (!sameLevel) throw bad('is not at the top level of the context');
-  // c1 = 0 ("transparent" in SEAL): the ciphertext is its plaintext in the clear, and SEAL refuses
-  // every product with it. Circuit privacy does not rest on this check (see worker/privacy.ts).
-  if (ct.isTransparent) throw bad('has an all-zero c1 (SEAL calls it transparent), which no encryption produces');
   if (ec.preset.scheme === 'ckks') {
     if (!ct.isNttForm) throw bad('is not in NTT form');
     if (Math.abs(Math.log2(ct.scale) - ec.preset.scaleBits) > 0.01)

@@ -1,12 +1,9 @@
-import { Transform } from 'node:stream';
 import express, { Router } from 'express';
-import { InvalidInputError, VeilError } from '../../shared/errors.js';
-import { jsonModelSchema, type ModelDetail, type ModelInfo } from '../../shared/model.js';
-import { tooManyVariants } from '../../shared/pgs.js';
-import { parseWire } from '../../shared/wire.js';
+import { VeilError } from '../../shared/errors.js';
+import type { ModelDetail, ModelInfo } from '../../shared/model.js';
 import type { ModelWriteMode } from '../../server/model-write.js';
 import { RateLimitError } from '../../server/private-models.js';
-import { addJsonModel, addPgsModel, modelDetail, modelList, removeModel } from '../../server/services/models.js';
+import { addModel, modelDetail, modelList, removeModel } from '../../server/services/models.js';
 import { tenantOf } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { PGS_TYPES, refuseContentEncoding } from '../http.js';
@@ -21,31 +18,27 @@ export function modelRoutes(deps: ApiDeps): Router {
   const gate = uploadGate();
 
   /** Store the model in the body (JSON or a PGS Catalog scoring file), one upload at a time. */
-  async function addModel(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
+  async function upload(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
     refuseContentEncoding(req);
     return gate(() => parseAndAdd(req, tenant, id, mode));
   }
 
   async function parseAndAdd(req: express.Request, tenant: string, id: string | undefined, mode: ModelWriteMode): Promise<ModelInfo> {
-    if (req.is('application/json')) {
-      const body = await readJson(req, limit);
-      // Bounded before zod walks a huge array.
-      const weights = (body as { weights?: unknown } | null)?.weights;
-      if (Array.isArray(weights) && weights.length > limits.maxVariants) throw tooManyVariants(limits.maxVariants);
-      return addJsonModel(deps, tenant, parseWire(jsonModelSchema, body, 'model'), id, mode);
+    const format = req.is('application/json') ? 'json' : req.is(PGS_TYPES) ? 'pgs' : undefined;
+    if (!format) {
+      throw new VeilError(
+        'unsupported_media_type',
+        'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json',
+        415,
+      );
     }
-    // Streamed line by line from the socket: a million-variant file is never one string.
-    if (req.is(PGS_TYPES)) return addPgsModel(deps, tenant, req.pipe(byteLimit(limit)), limits, id, mode);
-    throw new VeilError(
-      'unsupported_media_type',
-      'send a PGS Catalog scoring file as text/tab-separated-values (gzip allowed) or a JSON model as application/json',
-      415,
-    );
+    // Read here (bounded by MAX_BODY_MB); parsed in a validation thread, off the event loop.
+    return addModel(deps, tenant, { format, bytes: await readBody(req, limit), id, limits }, mode);
   }
 
   // A new id only: an existing one is 409 model_exists (replacing is PUT, below).
   router.post('/', async (req, res) => {
-    const info = await addModel(req, tenantOf(res), typeof req.query.id === 'string' ? req.query.id : undefined, 'create');
+    const info = await upload(req, tenantOf(res), typeof req.query.id === 'string' ? req.query.id : undefined, 'create');
     res
       .status(201)
       .location(`/v1/models/${info.modelId}`)
@@ -54,7 +47,7 @@ export function modelRoutes(deps: ApiDeps): Router {
 
   // Explicit replacement (models scope): a new version; queued jobs of the old one fail model_changed.
   router.put('/:id', async (req, res) => {
-    const info = await addModel(req, tenantOf(res), req.params.id, 'replace');
+    const info = await upload(req, tenantOf(res), req.params.id, 'replace');
     res
       .status(200)
       .location(`/v1/models/${info.modelId}`)
@@ -96,20 +89,8 @@ function uploadGate() {
   };
 }
 
-/** A pass-through that fails with our 413 once more than `limit` bytes went through. */
-function byteLimit(limit: number): Transform {
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      size += chunk.length;
-      if (size > limit) done(Object.assign(new Error('too large'), { type: 'entity.too.large', limit }));
-      else done(null, chunk);
-    },
-  });
-}
-
-/** The JSON body, read here so a bad one gets our code and a too-large one our 413. */
-async function readJson(req: express.Request, limit: number): Promise<unknown> {
+/** The body, read here so a too-large one gets our 413 before it is all in memory. */
+async function readBody(req: express.Request, limit: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -117,9 +98,5 @@ async function readJson(req: express.Request, limit: number): Promise<unknown> {
     if (size > limit) throw Object.assign(new Error('too large'), { type: 'entity.too.large', limit });
     chunks.push(chunk);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new InvalidInputError('malformed_json', 'the body is not valid JSON');
-  }
+  return Buffer.concat(chunks, size);
 }
