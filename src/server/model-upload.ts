@@ -54,7 +54,11 @@ function jsonModel(upload: ModelUpload): { modelId: string; def: ModelDefinition
 
 /** A scoring file; `#veil_private=true` in its header makes the model private. */
 async function pgsModel(upload: ModelUpload): Promise<{ modelId: string; def: ModelDefinition }> {
-  const { model } = await parsePgsScoringFile(Buffer.from(upload.bytes.buffer, upload.bytes.byteOffset, upload.bytes.byteLength), upload.id ?? 'model', upload.limits);
+  const { model } = await parsePgsScoringFile(
+    Buffer.from(upload.bytes.buffer, upload.bytes.byteOffset, upload.bytes.byteLength),
+    upload.id ?? 'model',
+    upload.limits,
+  );
   model.private = model.metadata.veil_private === 'true';
   return { modelId: upload.id ?? model.metadata.pgs_id ?? idFromName(model.name), def: model };
 }

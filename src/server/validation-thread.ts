@@ -9,9 +9,9 @@ import type { ValidationReply, ValidationTask } from './validation-pool.js';
 
 /**
  * One thread of the API's validation pool: SEAL's full checks (loading ciphertexts and keys,
- * re-serializing contexts) and model uploads run here, off the event loop that answers /healthz. Every input
- * already passed the byte-level checks (seal-bytes.ts) on the event loop, so what SEAL expands
- * here is bounded by the preset's exact sizes.
+ * re-serializing contexts) and model uploads run here, off the event loop that answers /healthz.
+ * Every SEAL input already passed the byte-level checks (seal-bytes.ts) on the event loop, so what
+ * SEAL expands here is bounded by the preset's exact sizes.
  */
 const port = parentPort;
 if (!port) throw new Error('validation-thread.ts runs as a worker thread');
