@@ -4,7 +4,8 @@ import { pack, WIRE_VERSION } from '../src/shared/wire.js';
 import type { ApiServer } from '../src/api/server.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
 import { inProcessApi } from './helpers/api-process.js';
-import { call } from './helpers/stack.js';
+import { Monitor } from '../tools/lib/monitor.js';
+import { call, testStack, type TestStack } from './helpers/stack.js';
 
 const JSON_TYPE = 'application/json';
 const json = (model: Record<string, unknown>) => ({ type: JSON_TYPE, data: JSON.stringify(model) });
@@ -121,27 +122,40 @@ describe('model versions and private models', () => {
     expect(report.status).toBe(422);
     expect(report.json.error?.code).toBe('private_model_not_allowed');
   });
-  it('parses a 2,000,000-variant model off the event loop: /healthz answers meanwhile', async () => {
-    // In-process API: a parse on the event loop would hold this probe too (~3 s for 2M variants).
-    const weights = Array.from({ length: 2_000_000 }, (_, i) => (i % 7) / 100);
-    const latencies: number[] = [];
-    let done = false;
-    const poll = (async () => {
-      while (!done) {
-        const t0 = performance.now();
-        await (await fetch(`${api.url}/healthz`)).text();
-        latencies.push(performance.now() - t0);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    const res = await req('POST', '/v1/models', json({ id: 'huge', name: 'huge', weights }));
-    done = true;
-    await poll;
-    expect(res.json).toMatchObject({ modelId: 'huge', variants: 2_000_000 });
-    const info = await req('GET', '/v1/models/huge?variants=false');
-    expect(info.json).toMatchObject({ variants: 2_000_000 });
-    console.log(`2M-variant JSON model: /healthz ${latencies.length} probes, worst ${Math.max(...latencies).toFixed(0)} ms`);
-    expect(latencies.length).toBeGreaterThan(5);
-    expect(Math.max(...latencies)).toBeLessThan(1000);
+});
+
+/**
+ * Millions of variants are parsed and serialized in the API's validation threads, not on its event
+ * loop. The API runs in its own process, timed from a thread of this one (tools/lib/monitor.ts):
+ * this process's own work on the 60 MB answer (the OpenAPI check) must not count as the API's.
+ */
+describe('a 2,000,000-variant model', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await testStack({ workers: 0 });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('is stored and listed while /healthz answers within a second', async () => {
+    const n = 2_000_000;
+    const weights = Array.from({ length: n }, (_, i) => (i % 7) / 100);
+    const body = { type: JSON_TYPE, data: JSON.stringify({ id: 'huge', name: 'huge', weights }) };
+    const monitor = new Monitor([], stack.apiUrl, Infinity, 0);
+    monitor.start();
+    const stored = await call(stack.apiUrl, 'POST', '/v1/models', body);
+    const listed = await fetch(`${stack.apiUrl}/v1/models/huge`);
+    const text = await listed.text();
+    await monitor.stop();
+    expect(stored.json).toMatchObject({ modelId: 'huge', variants: n });
+    const detail = JSON.parse(text) as { variants: number; variantList: { rsid: string; effectAllele: string }[] };
+    expect(detail.variants).toBe(n);
+    expect(detail.variantList).toHaveLength(n);
+    expect(detail.variantList[n - 1]).toEqual({ rsid: `v${n}`, effectAllele: '?' });
+    const worst = monitor.healthMax();
+    console.log(`2M-variant model: /healthz ${monitor.healthMs.length} probes during upload and list, worst ${worst.toFixed(0)} ms`);
+    expect(monitor.healthMs.length).toBeGreaterThan(5);
+    expect(worst).toBeLessThan(1000);
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/server/config.js';
 import { tokenBits } from '../src/server/tokens.js';
@@ -116,5 +117,19 @@ describe('scopes and /metrics', () => {
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('veil_http_requests_total');
     expect((await as('admin', 'GET', '/metrics')).status).toBe(200);
+  });
+  it('an upload the client abandons mid-body is its fault, not a logged server error', async () => {
+    const { port } = new URL(api.url);
+    const socket = connect({ host: '127.0.0.1', port: Number(port) });
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(
+      `POST /v1/models?id=gone HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tokens.models}\r\n` +
+        'Content-Type: text/tab-separated-values\r\nContent-Length: 100000\r\n\r\nrsID\teffect_allele\teffect_weight\n',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await as('models', 'GET', '/v1/models/gone')).status).toBe(404);
+    expect(api.output()).not.toMatch(/"level":50/);
   });
 });

@@ -143,10 +143,16 @@ export async function getModelWeights(store: Store, tenant: string, modelId: str
   return out;
 }
 
-export async function getModelVariants(store: Store, tenant: string, modelId: string): Promise<ModelVariant[]> {
+/** A model's variant columns as stored (msgpack); variantListJson turns them into the API's list. */
+export async function getPackedVariants(store: Store, tenant: string, modelId: string): Promise<Uint8Array> {
   const buf = await store.redis.hgetBuffer(store.keys.model(tenant, modelId), 'variants');
   if (!buf) throw new NotFoundError('model', modelId);
-  return fromColumns(unpack(buf) as VariantColumns);
+  return buf;
+}
+
+/** The JSON text of a model's variant list, in model order (~0.7 s of CPU per million variants). */
+export function variantListJson(packed: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(fromColumns(unpack(packed) as VariantColumns)));
 }
 
 export async function listModels(store: Store, tenant: string): Promise<ModelMeta[]> {

@@ -17,10 +17,11 @@ export type ValidationTask = { id: number } & TaskBody;
 type TaskBody =
   | { kind: 'context'; bytes: Uint8Array }
   | { kind: 'ciphertexts'; preset: PresetId; ciphertexts: Uint8Array[]; labels: string[] }
-  | { kind: 'model'; upload: ModelUpload };
+  | { kind: 'model'; upload: ModelUpload }
+  | { kind: 'variants'; packed: Uint8Array };
 
 export type ValidationReply =
-  | { id: number; ok: true; context?: CanonicalContext; model?: PreparedModel }
+  | { id: number; ok: true; context?: CanonicalContext; model?: PreparedModel; json?: Uint8Array }
   | { id: number; ok: false; error: { name: string; code: string; message: string; status: number } };
 
 export interface CanonicalContext {
@@ -40,6 +41,8 @@ export interface ValidationPool {
   checkCiphertexts(preset: PresetId, ciphertexts: Uint8Array[], labels: string[], full: boolean): Promise<void>;
   /** Parse an uploaded model and serialize it for storage (model-upload.ts); its body is transferred. */
   prepareModel(upload: ModelUpload): Promise<PreparedModel>;
+  /** A stored variant list (msgpack columns) as JSON text (models.ts variantListJson). */
+  variantListJson(packed: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -122,10 +125,13 @@ export function createValidationPool(threads: number): ValidationPool {
       if (full) await run({ kind: 'ciphertexts', preset, ciphertexts, labels });
     },
     async prepareModel(upload) {
-      const { bytes } = upload;
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-      const reply = await run({ kind: 'model', upload: { ...upload, bytes: own } }, [own.buffer as ArrayBuffer]);
+      const bytes = ownBuffer(upload.bytes);
+      const reply = await run({ kind: 'model', upload: { ...upload, bytes } }, [bytes.buffer as ArrayBuffer]);
       return reply.model as PreparedModel;
+    },
+    async variantListJson(packed) {
+      const bytes = ownBuffer(packed);
+      return (await run({ kind: 'variants', packed: bytes }, [bytes.buffer as ArrayBuffer])).json as Uint8Array;
     },
     async close() {
       closed = true;
@@ -133,6 +139,11 @@ export function createValidationPool(threads: number): ValidationPool {
       await Promise.all([...idle, ...busy.keys()].map((w) => w.terminate()));
     },
   };
+}
+
+/** Bytes in an ArrayBuffer of their own, to transfer (a Buffer can be a slice of a shared pool). */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 /** A thread's error as the typed error it was, so the client gets its code and status. */

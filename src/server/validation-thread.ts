@@ -5,11 +5,13 @@ import { buildParms, getPreset, type Preset } from '../shared/params.js';
 import { canonicalContext } from '../shared/public-context.js';
 import { freshSeal, type Seal } from '../shared/seal.js';
 import { prepareUpload } from './model-upload.js';
+import { variantListJson } from './models.js';
 import type { ValidationReply, ValidationTask } from './validation-pool.js';
 
 /**
  * One thread of the API's validation pool: SEAL's full checks (loading ciphertexts and keys,
- * re-serializing contexts) and model uploads run here, off the event loop that answers /healthz.
+ * re-serializing contexts), model uploads and variant lists run here, off the event loop that
+ * answers /healthz.
  * Every SEAL input already passed the byte-level checks (seal-bytes.ts) on the event loop, so what
  * SEAL expands here is bounded by the preset's exact sizes.
  */
@@ -36,6 +38,11 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
       port.postMessage({ id: task.id, ok: true, model } satisfies ValidationReply, [model.weights.buffer as ArrayBuffer, model.variants.buffer as ArrayBuffer]);
       return;
     }
+    if (task.kind === 'variants') {
+      const json = variantListJson(task.packed);
+      port.postMessage({ id: task.id, ok: true, json } satisfies ValidationReply, [json.buffer as ArrayBuffer]);
+      return;
+    }
     const seal = await instance;
     if (task.kind === 'context') {
       const canonical = canonicalContext(seal, task.bytes, (p) => checkingContext(seal, p).ctx);
@@ -55,7 +62,7 @@ async function validate(port: MessagePort, task: ValidationTask): Promise<void> 
     // instance (a new heap, from the compiled module: seal.ts); honest uploads never pay for it,
     // nor do ciphertexts SEAL loaded cleanly and veil's own checks refused (size, level, c1 = 0).
     const error = replyError(err);
-    if (task.kind !== 'model' && !BEFORE_SEAL.has(error.code) && !refusedAfterLoad(err)) instance = renewed();
+    if ((task.kind === 'context' || task.kind === 'ciphertexts') && !BEFORE_SEAL.has(error.code) && !refusedAfterLoad(err)) instance = renewed();
     port.postMessage({ id: task.id, ok: false, error } satisfies ValidationReply);
   }
 }

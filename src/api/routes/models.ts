@@ -65,7 +65,11 @@ export function modelRoutes(deps: ApiDeps): Router {
 
   // ?variants=false: the info alone (what a client needs to submit a job), not the variant list.
   router.get('/:id', async (req, res) => {
-    res.json((await modelDetail(deps, tenantOf(res), req.params.id, req.query.variants !== 'false')) satisfies ModelDetail);
+    const { info, variantListJson } = await modelDetail(deps, tenantOf(res), req.params.id, req.query.variants !== 'false');
+    if (!variantListJson) return void res.json(info satisfies ModelDetail);
+    // {...info, "variantList": [...]}, the list spliced in as the thread serialized it.
+    const head = JSON.stringify(info satisfies ModelDetail);
+    res.type('json').send(Buffer.concat([Buffer.from(`${head.slice(0, -1)},"variantList":`), variantListJson, Buffer.from('}')]));
   });
   return router;
 }
@@ -93,10 +97,18 @@ function uploadGate() {
 async function readBody(req: express.Request, limit: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw Object.assign(new Error('too large'), { type: 'entity.too.large', limit });
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw Object.assign(new Error('too large'), { type: 'entity.too.large', limit });
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    // The client went away mid-body: its fault (400, as body-parser says it), not a server error.
+    if (req.readableAborted || (err as { code?: string }).code === 'ECONNRESET') {
+      throw Object.assign(new Error('request aborted'), { status: 400, type: 'request.aborted' });
+    }
+    throw err;
   }
   return Buffer.concat(chunks, size);
 }

@@ -1,8 +1,8 @@
-import type { ModelDetail, ModelInfo } from '../../shared/model.js';
+import type { ModelInfo } from '../../shared/model.js';
 import type { ServiceDeps } from '../deps.js';
 import type { ModelUpload } from '../model-upload.js';
 import type { ModelWriteMode } from '../model-write.js';
-import { checkModelId, deleteModel, getModelMeta, getModelVariants, listModels, modelInfo, storeModel } from '../models.js';
+import { checkModelId, deleteModel, getModelMeta, getPackedVariants, listModels, modelInfo, storeModel } from '../models.js';
 
 /**
  * Store an uploaded model (JSON or a PGS Catalog scoring file): parsed and serialized in a
@@ -23,8 +23,12 @@ export async function modelList(deps: ServiceDeps, tenant: string): Promise<Mode
   return (await listModels(deps.store, tenant)).map(modelInfo);
 }
 
-/** A model's info and, when asked for, its variant list (it can be a million entries). */
-export async function modelDetail(deps: ServiceDeps, tenant: string, modelId: string, withVariants: boolean): Promise<ModelDetail> {
+/**
+ * A model's info and, when asked for, its variant list as JSON text (it can be millions of
+ * entries: turned into JSON in a validation thread, so the event loop only copies bytes).
+ */
+export async function modelDetail(deps: ServiceDeps, tenant: string, modelId: string, withVariants: boolean): Promise<{ info: ModelInfo; variantListJson?: Uint8Array }> {
   const info = modelInfo(await getModelMeta(deps.store, tenant, modelId));
-  return withVariants ? { ...info, variantList: await getModelVariants(deps.store, tenant, modelId) } : info;
+  if (!withVariants) return { info };
+  return { info, variantListJson: await deps.validation.variantListJson(await getPackedVariants(deps.store, tenant, modelId)) };
 }
