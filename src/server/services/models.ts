@@ -27,7 +27,12 @@ export async function modelList(deps: ServiceDeps, tenant: string): Promise<Mode
  * A model's info and, when asked for, its variant list as JSON text (it can be millions of
  * entries: turned into JSON in a validation thread, so the event loop only copies bytes).
  */
-export async function modelDetail(deps: ServiceDeps, tenant: string, modelId: string, withVariants: boolean): Promise<{ info: ModelInfo; variantListJson?: Uint8Array }> {
+export async function modelDetail(
+  deps: ServiceDeps,
+  tenant: string,
+  modelId: string,
+  withVariants: boolean,
+): Promise<{ info: ModelInfo; variantListJson?: Uint8Array }> {
   const info = modelInfo(await getModelMeta(deps.store, tenant, modelId));
   if (!withVariants) return { info };
   return { info, variantListJson: await deps.validation.variantListJson(await getPackedVariants(deps.store, tenant, modelId)) };
