@@ -2,7 +2,7 @@ import { InvalidInputError } from '../shared/errors.js';
 import { jsonModelSchema, type ModelDefinition } from '../shared/model.js';
 import { parsePgsScoringFile, tooManyVariants, type PgsLimits } from '../shared/pgs.js';
 import { parseWire } from '../shared/wire.js';
-import { checkModelId, prepareModel, type PreparedModel } from './models.js';
+import { prepareModel, type PreparedModel } from './models.js';
 
 /** An uploaded model's body, as the API read it (bounded by MAX_BODY_MB), and where it goes. */
 export interface ModelUpload {
@@ -23,7 +23,7 @@ const idFromName = (name: string) => name.replace(/[^A-Za-z0-9_.-]+/g, '_');
  */
 export async function prepareUpload(upload: ModelUpload): Promise<PreparedModel> {
   const { modelId, def } = upload.format === 'json' ? jsonModel(upload) : await pgsModel(upload);
-  return prepareModel(checkModelId(modelId), def);
+  return prepareModel(modelId, def);
 }
 
 function jsonModel(upload: ModelUpload): { modelId: string; def: ModelDefinition } {

@@ -66,7 +66,6 @@ function weightsBuffer(w: Float64Array): Buffer {
 
 /** A checked model in its stored form: computed in a validation thread, written by storeModel. */
 export interface PreparedModel {
-  modelId: string;
   meta: Omit<ModelMeta, 'createdAt' | 'version'>;
   /** Float64 little-endian, one per variant. */
   weights: Uint8Array;
@@ -96,12 +95,12 @@ export function prepareModel(modelId: string, def: ModelDefinition): PreparedMod
     digest,
     private: def.private ?? false,
   };
-  return { modelId: meta.modelId, meta, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), variants };
+  return { meta, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), variants };
 }
 
 /** Create a model (409 `model_exists` if the id is taken) or replace it with a new version. */
 export async function storeModel(store: Store, tenant: string, model: PreparedModel, mode: ModelWriteMode = 'create'): Promise<ModelMeta> {
-  const { modelId } = model;
+  const { modelId } = model.meta;
   const previous = mode === 'replace' ? await getModelMeta(store, tenant, modelId) : undefined;
   const meta: ModelMeta = { ...model.meta, createdAt: new Date().toISOString(), version: (previous?.version ?? 0) + 1 };
   const expectedVersion = previous?.version ?? 0;
