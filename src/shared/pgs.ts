@@ -27,6 +27,7 @@ export interface PgsParseResult {
 
 /** `chr1` → `1`, `23` → `X`, `M` → `MT`: one spelling per chromosome, as PLINK prints them. */
 export function normalizeChrom(raw: string): string {
+  if (CANONICAL_CHROMS.has(raw)) return raw; // most rows of a genome file: no trimming, no regex
   let c = raw.trim();
   if (/^chr/i.test(c)) c = c.slice(3);
   c = c.toUpperCase();
@@ -34,6 +35,7 @@ export function normalizeChrom(raw: string): string {
 }
 
 const CHROM_ALIASES: Record<string, string> = { '23': 'X', '24': 'Y', '25': 'XY', '26': 'MT', M: 'MT' };
+const CANONICAL_CHROMS = new Set([...Array.from({ length: 22 }, (_, i) => String(i + 1)), 'X', 'Y', 'XY', 'MT']);
 
 /**
  * The PLINK-style identity of a model variant: `chr:pos:A1:A2` with the allele pair in ASCII

@@ -1,10 +1,10 @@
 /**
- * src/shared/lines.ts for the browser (web/build.mjs maps it here): the same readLines contract —
- * lines of a plain or gzip text, gzip by its magic bytes (bgzip and other multi-member files
- * decompress whole), `onBytes` with the running input count — over bytes in memory, with fflate
- * and TextDecoder instead of node:zlib and node:readline. (The platform's DecompressionStream
- * stops at the first gzip member, so it cannot read a bgzipped VCF.) The genotype readers and the
- * matcher run unchanged on top.
+ * src/shared/lines.ts for the browser (web/build.mjs maps it here): the same readLines and
+ * readLineBatches contract — lines of a plain or gzip text split at `\n` (a trailing `\r` dropped),
+ * gzip by its magic bytes (bgzip and other multi-member files decompress whole), `onBytes` with the
+ * running input count — over bytes in memory, with fflate and TextDecoder instead of node:zlib
+ * and node:string_decoder. (The platform's DecompressionStream stops at the first gzip member, so
+ * it cannot read a bgzipped VCF.) The genotype readers and the matcher run unchanged on top.
  */
 import { Gunzip } from 'fflate';
 import { InvalidInputError } from '../../src/shared/errors.js';
@@ -17,6 +17,10 @@ const CHUNK = 1 << 20;
 const strip = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
 
 export async function* readLines(input: TextInput, errorCode: string, onBytes?: (total: number) => void): AsyncGenerator<string> {
+  for await (const batch of readLineBatches(input, errorCode, onBytes)) yield* batch;
+}
+
+export async function* readLineBatches(input: TextInput, errorCode: string, onBytes?: (total: number) => void): AsyncGenerator<string[]> {
   if (input.length === 0) return;
   let out: Uint8Array[] = [];
   const gunzip = input[0] === 0x1f && input[1] === 0x8b ? new Gunzip((chunk) => out.push(chunk)) : undefined;
@@ -36,8 +40,8 @@ export async function* readLines(input: TextInput, errorCode: string, onBytes?: 
     const parts = (rest + out.map((c) => decoder.decode(c, { stream: true })).join('')).split('\n');
     out = [];
     rest = parts.pop() ?? '';
-    for (const line of parts) yield strip(line);
+    if (parts.length > 0) yield parts.map(strip);
   }
   rest += decoder.decode();
-  if (rest) yield strip(rest);
+  if (rest) yield [strip(rest)];
 }

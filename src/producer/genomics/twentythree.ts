@@ -5,7 +5,7 @@
  * no-call. Positions are on the build the header names (GRCh37 for current exports).
  */
 import { VeilError } from '../../shared/errors.js';
-import { readLines, type TextInput } from '../../shared/lines.js';
+import { readLineBatches, type TextInput } from '../../shared/lines.js';
 import { normalizeChrom } from '../../shared/pgs.js';
 
 export interface TwentyThreeRow {
@@ -24,44 +24,59 @@ export class TwentyThreeReader {
   private constructor(
     /** Genome build of the positions (`36`, `37`, `38`), when the header names it. */
     readonly build: string | undefined,
-    private readonly lines: AsyncGenerator<string>,
-    private readonly firstData: string | undefined,
+    private readonly batches: AsyncGenerator<string[]>,
+    /** The lines of the batch the header ended in, from the first data line on. */
+    private pending: string[],
     private lineNo: number,
   ) {}
 
   /** Reads the comment header, up to the first data line. */
   static async open(input: TextInput, opts: { onBytes?: (total: number) => void } = {}): Promise<TwentyThreeReader> {
-    const lines = readLines(input, 'invalid_23andme', opts.onBytes);
+    const batches = readLineBatches(input, 'invalid_23andme', opts.onBytes);
     let build: string | undefined;
     let lineNo = 0;
-    for (;;) {
-      const next = await lines.next();
-      if (next.done) return new TwentyThreeReader(build, lines, undefined, lineNo);
-      lineNo++;
-      if (!next.value.startsWith('#')) return new TwentyThreeReader(build, lines, next.value, lineNo);
-      const m = /\bbuild (\d+)|\bGRCh(\d+)/i.exec(next.value);
-      if (m && !build) build = m[1] ?? m[2];
+    // next() by hand: leaving a for-await loop would close the generator the rows still need.
+    for (let next = await batches.next(); !next.done; next = await batches.next()) {
+      const batch = next.value;
+      for (let k = 0; k < batch.length; k++) {
+        const line = batch[k]!;
+        if (!line.startsWith('#')) return new TwentyThreeReader(build, batches, batch.slice(k), lineNo);
+        lineNo++;
+        const m = /\bbuild (\d+)|\bGRCh(\d+)/i.exec(line);
+        if (m && !build) build = m[1] ?? m[2];
+      }
     }
+    return new TwentyThreeReader(build, batches, [], lineNo);
+  }
+
+  /** The data rows, as many at a time as the reader has decoded (one async step per batch). */
+  async *rowBatches(): AsyncGenerator<TwentyThreeRow[]> {
+    const parse = (lines: string[]) => {
+      const rows: TwentyThreeRow[] = [];
+      for (const line of lines) {
+        const row = this.parse(line, ++this.lineNo);
+        if (row) rows.push(row);
+      }
+      return rows;
+    };
+    const first = this.pending;
+    this.pending = [];
+    yield parse(first);
+    for await (const lines of this.batches) yield parse(lines);
   }
 
   async *rows(): AsyncGenerator<TwentyThreeRow> {
-    if (this.firstData !== undefined) {
-      const row = this.parse(this.firstData, this.lineNo);
-      if (row) yield row;
-    }
-    for await (const line of this.lines) {
-      const row = this.parse(line, ++this.lineNo);
-      if (row) yield row;
-    }
+    for await (const batch of this.rowBatches()) yield* batch;
   }
 
   async close(): Promise<void> {
-    await this.lines.return(undefined);
+    await this.batches.return(undefined);
   }
 
   private parse(line: string, lineNo: number): TwentyThreeRow | undefined {
-    if (line.trim() === '' || line.startsWith('#')) return undefined;
-    const fields = line.trim().split('\t');
+    const text = line.trim();
+    if (text === '' || line.startsWith('#')) return undefined;
+    const fields = text.split('\t');
     if (fields[0] === 'rsid') return undefined; // some exports repeat the header without '#'
     if (fields.length !== 4) {
       fail(lineNo, `${fields.length} tab-separated columns; a 23andMe file has 4 (rsid, chromosome, position, genotype)`);
