@@ -14,14 +14,8 @@ export type TextInput = Readable | Uint8Array;
  * `decompressed_too_large`: a 0.6 MB gzip holds 30M rows. A gzip input may also inflate at most
  * `maxInflation` times (see textLimit).
  */
-export async function* readLines(
-  input: TextInput,
-  errorCode: string,
-  onBytes?: (total: number) => void,
-  maxTextBytes = Infinity,
-  maxInflation = Infinity,
-): AsyncGenerator<string> {
-  for await (const batch of readLineBatches(input, errorCode, onBytes, maxTextBytes, maxInflation)) yield* batch;
+export async function* readLines(...args: Parameters<typeof readLineBatches>): AsyncGenerator<string> {
+  for await (const batch of readLineBatches(...args)) yield* batch;
 }
 
 /**
