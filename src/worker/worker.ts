@@ -33,7 +33,7 @@ export function startWorker(config: Config, redisUrl: string): VeilWorker {
   // failedReason is "code: message" written by the processor: no data, safe to log.
   worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, op: job?.data.op, attempts: job?.attemptsMade, reason: err.message }, 'job failed'));
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
-  logger.info({ pid: process.pid, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
   let closing: Promise<void> | undefined;
   return {
