@@ -72,6 +72,15 @@ export function toStatus(state: string): JobStatus {
   return 'queued';
 }
 
+/**
+ * A job's progress for its status: 100 once completed. The job's progress is the snapshot read with
+ * the job, its state a later read, so a job finishing in between would read "completed at 95 %".
+ */
+export function progressFor(job: { progress: unknown }, status: JobStatus): number {
+  if (status === 'completed') return 100;
+  return typeof job.progress === 'number' ? job.progress : 0;
+}
+
 export function jobOptions(retentionSeconds: number, attempts: number): JobsOptions {
   return {
     attempts,

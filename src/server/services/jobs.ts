@@ -9,7 +9,7 @@ import type { ServiceDeps } from '../deps.js';
 import { getModelMeta } from '../models.js';
 import { admitPrivateModelJob } from '../private-models.js';
 import { admitJob } from '../quotas.js';
-import { jobOptions, parseFailure, toStatus, type JobData, type JobReturn, type LinearJobData } from '../queue.js';
+import { jobOptions, parseFailure, progressFor, toStatus, type JobData, type JobReturn, type LinearJobData } from '../queue.js';
 
 const JOB_ID = /^[0-9a-f-]{36}$|^[A-Za-z0-9_.:-]{1,200}$/;
 
@@ -116,7 +116,7 @@ export async function jobStatus(job: Job<JobData, JobReturn>): Promise<JobStatus
     jobId: job.id as string,
     op: job.data.op,
     status,
-    progress: typeof job.progress === 'number' ? job.progress : 0,
+    progress: progressFor(job, status),
     attempts: job.attemptsMade,
     ...('modelId' in job.data && job.data.modelId ? { modelId: job.data.modelId, modelVersion: job.data.modelVersion ?? 1 } : {}),
     createdAt: new Date(job.timestamp).toISOString(),

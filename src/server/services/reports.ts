@@ -7,7 +7,7 @@ import { DatasetStore } from '../datasets.js';
 import type { ServiceDeps } from '../deps.js';
 import { getModelMeta } from '../models.js';
 import { admitSchedule } from '../quotas.js';
-import { jobOptions, reportWindow, scheduledForOf, toStatus, type ReportJobData } from '../queue.js';
+import { jobOptions, progressFor, reportWindow, scheduledForOf, toStatus, type ReportJobData } from '../queue.js';
 import { applySchedule, checkTimeZone, schedulerIdOf, type ScheduleDef } from '../schedules.js';
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -76,6 +76,7 @@ export async function listReports(deps: ServiceDeps, tenant: string, name: strin
     const data = job.data;
     const scheduledFor = scheduledForOf(id, data, job.timestamp);
     const w = reportWindow(data, scheduledFor);
+    const status = toStatus(await job.getState());
     reports.push({
       jobId: id,
       op: data.report.op,
@@ -83,8 +84,8 @@ export async function listReports(deps: ServiceDeps, tenant: string, name: strin
       since: iso(w.since),
       until: new Date(w.until).toISOString(),
       ...(data.schedule ? { schedule: data.schedule } : {}),
-      status: toStatus(await job.getState()),
-      progress: typeof job.progress === 'number' ? job.progress : 0,
+      status,
+      progress: progressFor(job, status),
     });
   }
   await ds.unindexReports(tenant, meta.dataset, gone);
