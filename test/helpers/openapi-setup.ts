@@ -1,7 +1,6 @@
 import { afterAll, afterEach } from 'vitest';
-import { buildOpenApi } from '../../src/api/openapi.js';
 import { observeResponses } from '../../tools/lib/http.js';
-import { responseChecker, type SeenResponse } from './openapi.js';
+import type { SeenResponse } from './openapi.js';
 
 /**
  * Vitest setup file: every /v1 response a test process receives through fetch (VeilClient, the
@@ -36,7 +35,12 @@ export async function settled(): Promise<string[]> {
 function install(): void {
   const state: Recorder = { seen: [], pending: [] };
   global[KEY] = state;
-  const check = responseChecker(buildOpenApi());
+  // Built at the first /v1 response: a file that makes no requests never loads the API's schemas or ajv.
+  let checker: Promise<(seen: SeenResponse) => string | undefined> | undefined;
+  const check = async (seen: SeenResponse) => {
+    checker ??= Promise.all([import('../../src/api/openapi.js'), import('./openapi.js')]).then(([api, lib]) => lib.responseChecker(api.buildOpenApi()));
+    return (await checker)(seen);
+  };
   const realFetch = globalThis.fetch;
   globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
     const res = await realFetch(input, init);
@@ -65,7 +69,7 @@ function install(): void {
     if ((path === '/v1' || path.startsWith('/v1/')) && req.method.toUpperCase() !== 'OPTIONS') {
       const seen = { method: req.method.toUpperCase(), path, status: res.status, contentType: res.contentType };
       state.seen.push(seen);
-      state.pending.push(Promise.resolve(check({ ...seen, body: new Uint8Array(res.body) })));
+      state.pending.push(check({ ...seen, body: new Uint8Array(res.body) }));
     }
   });
 }
