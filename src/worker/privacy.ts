@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { ciphertextView, type CiphertextView } from '../shared/coeff.js';
 import type { EvalContext } from '../shared/context.js';
 import { InvalidInputError } from '../shared/errors.js';
@@ -176,20 +176,18 @@ function takeMask(seal: Seal, ec: EvalContext): Mask {
   return mask;
 }
 
-/** Uniform residues mod each prime, by rejection: exact, no modulo bias. */
-class UniformResidues {
-  private buf = new Uint32Array(0);
-  private at = 0;
-  next(p: number, highBits: number): number {
-    for (;;) {
-      if (this.at + 2 > this.buf.length) {
-        const bytes = randomBytes(1 << 16);
-        this.buf = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-        this.at = 0;
-      }
-      const hi = (this.buf[this.at++] as number) % 2 ** highBits;
-      const v = hi * 2 ** 32 + (this.buf[this.at++] as number);
-      if (v < p) return v;
+/**
+ * Fill `out` with uniform residues mod p (p < 2^53), by rejection: exact, no modulo bias. Random
+ * words are drawn in bulk, one call per round (a mask needs ~25,000 residues at N = 8192).
+ */
+function fillUniform(out: Float64Array, p: number): void {
+  const high = 2 ** (Math.ceil(Math.log2(p)) - 32); // candidates hi·2^32 + lo lie in [0, 2p)
+  let filled = 0;
+  while (filled < out.length) {
+    const words = randomFillSync(new Uint32Array(2 * (out.length - filled) + 64));
+    for (let k = 0; k < words.length && filled < out.length; k += 2) {
+      const v = ((words[k] as number) % high) * 2 ** 32 + (words[k + 1] as number);
+      if (v < p) out[filled++] = v;
     }
   }
 }
@@ -203,15 +201,14 @@ function uniformSigned(f: bigint): bigint {
 
 /** Add U, uniform mod q at every coefficient, to c0; returns U's residues. */
 function addUniform(zero: CiphertextView, level: Level): Float64Array {
-  const uniform = new Float64Array(level.primes.length * zero.n);
-  const random = new UniformResidues();
+  const n = zero.n;
+  const uniform = new Float64Array(level.primes.length * n);
   level.primes.forEach((prime, i) => {
     const p = Number(prime);
-    const highBits = Math.ceil(Math.log2(p)) - 32;
-    for (let j = 0; j < zero.n; j++) {
-      const u = random.next(p, highBits);
-      uniform[i * zero.n + j] = u;
-      const s = zero.get(0, i, j) + u;
+    const residues = uniform.subarray(i * n, (i + 1) * n);
+    fillUniform(residues, p);
+    for (let j = 0; j < n; j++) {
+      const s = zero.get(0, i, j) + (residues[j] as number);
       zero.set(0, i, j, s >= p ? s - p : s);
     }
   });
