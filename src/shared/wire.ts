@@ -17,8 +17,29 @@ export const WIRE_VERSION = 1;
 // Plain maps (no msgpackr records) so any msgpack implementation can read and write these.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
+/** Bytes in the binary fields of a message (at most `depth` levels down): jobs carry them in arrays. */
+function binaryBytes(value: unknown, depth: number): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (depth === 0 || value === null || typeof value !== 'object') return 0;
+  let sum = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) sum += binaryBytes(v, depth - 1);
+  return sum;
+}
+
+const LARGE = 1 << 20;
+
 export function pack(value: unknown): Buffer {
-  return packr.pack(value);
+  const bytes = binaryBytes(value, 3);
+  if (bytes < LARGE) return packr.pack(value);
+  // A job of many ciphertexts (~100 MB): packed into one buffer of the right size, where msgpackr
+  // would grow its own by 1.25× at a time, copying everything each time (measured: 1.9 s of 2.5 s).
+  packr.useBuffer(Buffer.allocUnsafeSlow(bytes + LARGE));
+  try {
+    return packr.pack(value);
+  } finally {
+    // msgpackr keeps writing into its last buffer: hand it a small one, so the large one is freed with the message.
+    packr.useBuffer(Buffer.allocUnsafeSlow(64 * 1024));
+  }
 }
 
 export function unpack(bytes: Uint8Array): unknown {
