@@ -101,15 +101,22 @@ export function createValidationPool(threads: number): ValidationPool {
     }
   }
 
+  // Threads start with the first task: each loads SEAL (~0.5 s of CPU), which an API that never
+  // validates anything (a read replica, a short-lived test stack) should not pay.
+  let started = false;
+
   function run(task: TaskBody, transfer: ArrayBuffer[] = []): Promise<ValidationReply & { ok: true }> {
     if (closed) return Promise.reject(new VeilError('validation_unavailable', 'the API is shutting down', 503));
+    if (!started) {
+      started = true;
+      for (let i = 0; i < threads; i++) spawn();
+    }
     return new Promise((resolve, reject) => {
       queue.push({ task: { ...task, id: nextId++ }, transfer, resolve, reject });
       dispatch();
     });
   }
 
-  for (let i = 0; i < threads; i++) spawn();
   return {
     async canonicalContext(bytes) {
       const reply = await run({ kind: 'context', bytes });
