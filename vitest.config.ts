@@ -3,22 +3,19 @@ import LongestFirst from './test/helpers/sequencer.js';
 
 /**
  * Files whose assertions are about time or memory under load (/healthz latency during hostile
- * uploads, RSS growth, drain and lock-renewal bounds, the fuzz and chaos runs): they run one at a
- * time, after the rest, so no other test file competes with them for the 2 cores.
+ * uploads, RSS growth, drain bounds, the fuzz and chaos runs): they run one at a time, after the
+ * rest, so no other test file competes with them for the 2 cores.
  */
-const alone = [
-  'test/chaos.test.ts',
-  'test/drain.test.ts',
-  'test/fuzz.test.ts',
-  'test/ingress.test.ts',
-  'test/models-versions.test.ts',
-  'test/worker-renewal.test.ts',
-];
+const alone = ['test/chaos.test.ts', 'test/drain.test.ts', 'test/fuzz.test.ts', 'test/ingress.test.ts', 'test/model-huge.test.ts'];
 
 export default defineConfig({
   test: {
     // Every /v1 response the tests receive is checked against the OpenAPI document.
     setupFiles: ['./test/helpers/openapi-setup.ts'],
+    // One process per worker for all its files (no fork and no re-import of node-seal, vitest and
+    // the SEAL context per file): the suite took ~60 s less CPU. Files share no state they mutate:
+    // each has its own Redis, processes and temp dirs, and nothing sets process.env.
+    isolate: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', './test/summary-reporter.ts'],
