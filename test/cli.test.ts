@@ -23,7 +23,7 @@ describe('veil CLI', () => {
   };
 
   beforeAll(async () => {
-    stack = await testStack({ workers: 1, inProcessApi: true });
+    stack = await testStack({ workers: 1, inProcessApi: true, scheduler: false });
     dir = await mkdtemp(join(tmpdir(), 'veil-cli-'));
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { useStackWithOwner } from './helpers/stack.js';
  * never existed (what chaos found: 202 with status `unknown`, and the job never ran).
  */
 describe('Idempotency-Key claims left by a failed submission', () => {
-  const f = useStackWithOwner();
+  const f = useStackWithOwner({ workers: 1, inProcessApi: true, scheduler: false });
 
   /** Leave the claim a crashed first attempt leaves: the key names a job id, and nothing else exists. */
   async function strandClaim(key: string): Promise<string> {
@@ -51,7 +51,7 @@ describe('Idempotency-Key claims left by a failed submission', () => {
  * accepted job failed. The second run must hand back the stored result instead.
  */
 describe('a job run again after its result was stored', () => {
-  const f = useStackWithOwner();
+  const f = useStackWithOwner({ workers: 1, inProcessApi: true, scheduler: false });
 
   it('completes with the stored result instead of failing for its deleted inputs', async () => {
     const first = await submitMean(f.client, f.owner, [10, 20, 33]);

@@ -55,7 +55,12 @@ describe.skipIf(!hasChromium)('the patient page', () => {
   beforeAll(async () => {
     // The browser starts while the stack does (the API in-process: no test here reads its process).
     [stack, browser] = await Promise.all([
-      testStack({ env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN},patient:${MODELS_TOKEN}:models` }, workers: 1, inProcessApi: true }),
+      testStack({
+        env: { VEIL_CORS_ORIGINS: APP_ORIGIN, VEIL_TOKENS: `patient:${TOKEN},patient:${MODELS_TOKEN}:models` },
+        workers: 1,
+        inProcessApi: true,
+        scheduler: false,
+      }),
       launchChromium(),
     ]);
     const client = new VeilClient({ server: stack.apiUrl, token: MODELS_TOKEN });

@@ -8,13 +8,13 @@ import { relErr, testStack, type TestStack } from './helpers/stack.js';
 /**
  * The whole pipeline: SDK → HTTP → Redis/BullMQ → worker process → result → owner decrypts. One
  * stack serves both presets (a context says its preset); the API runs in-process on port 0, the
- * workers and the scheduler are processes.
+ * worker is a process (no scheduler: no dataset here).
  */
 describe('pipeline end to end', () => {
   let stack: TestStack;
   let client: VeilClient;
   beforeAll(async () => {
-    stack = await testStack({ workers: 1, inProcessApi: true }); // one worker: one cold start (SEAL load in its job thread), not two
+    stack = await testStack({ workers: 1, inProcessApi: true, scheduler: false }); // one worker: one cold start (SEAL load in its job thread), not two
     client = new VeilClient({ server: stack.apiUrl });
     await client.addModelJson(SEED_MODEL);
   });

@@ -49,7 +49,7 @@ describe('Redis Cluster and Sentinel', () => {
 
   async function seedJobs(redisUrl: string) {
     // The API in-process (its Redis client is what is under test, not its process).
-    const stack = await testStack({ workers: 1, redisUrl, inProcessApi: true });
+    const stack = await testStack({ workers: 1, redisUrl, inProcessApi: true, scheduler: false });
     try {
       const client = new VeilClient({ server: stack.apiUrl });
       const owner = await loadOwner(keyDir);

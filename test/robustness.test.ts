@@ -16,10 +16,10 @@ import { call, relErr, useStackWithOwner, workerRunning } from './helpers/stack.
 const MSGPACK = 'application/msgpack';
 
 /**
- * One stack (Redis, a worker process, the scheduler) and key pair for 'bad input' and 'tenants';
+ * One stack (Redis, a worker process; no scheduler) and key pair for 'bad input' and 'tenants';
  * each of them talks to its own in-process API configured its way over that Redis and prefix.
  */
-const f = useStackWithOwner({ workers: 1, env: { MAX_BODY_MB: '4' }, inProcessApi: true });
+const f = useStackWithOwner({ workers: 1, env: { MAX_BODY_MB: '4' }, inProcessApi: true, scheduler: false });
 
 /** Every kind of bad input gets a 4xx JSON error with a code — and the service keeps working. */
 describe('bad input', () => {
@@ -244,7 +244,7 @@ describe('tenants', () => {
 });
 
 describe('a worker process stopped mid-job', () => {
-  const own = useStackWithOwner({ workers: 2, env: { JOB_LOCK_MS: '2000' }, inProcessApi: true }); // its own: it kills workers
+  const own = useStackWithOwner({ workers: 2, env: { JOB_LOCK_MS: '2000' }, inProcessApi: true, scheduler: false }); // its own: it kills workers
 
   it('SIGTERM drains: the worker finishes the job in hand, then exits 0', async () => {
     const length = 200_000;

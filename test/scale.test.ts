@@ -4,7 +4,7 @@ import { relErr, useStackWithOwner } from './helpers/stack.js';
 
 /** A million-variant model, end to end through HTTP, Redis and a worker process. */
 describe('a 1,000,000-variant GRS', () => {
-  const f = useStackWithOwner({ workers: 1, inProcessApi: true });
+  const f = useStackWithOwner({ workers: 1, inProcessApi: true, scheduler: false });
 
   it('equals the plaintext sum (relative error ≤ 1e-6)', async () => {
     const length = 1_000_000;

@@ -73,9 +73,12 @@ function parse(body: Uint8Array): unknown {
   }
 }
 
-/** msgpack bin is documented as a binary string. */
+/**
+ * msgpack bin is documented as a binary string with no length bound, so any string stands for it:
+ * its size, not its base64 (a cohort's results are ~100 MB).
+ */
 function binToString(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (v instanceof Uint8Array) return `<${v.byteLength} bytes>`;
   if (Array.isArray(v)) return v.map(binToString);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, binToString(x)]));
   return v;

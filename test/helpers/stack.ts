@@ -19,10 +19,12 @@ import { inProcessApi } from './api-process.js';
  * key prefix), the API, worker processes and the scheduler, all from dist/ as in production (with
  * inProcessApi, the API runs from src/ in the test's process).
  */
-export type TestStack = Omit<LocalStack, 'api'> & {
+export type TestStack = Omit<LocalStack, 'api' | 'scheduler'> & {
   prefix: string;
   /** The API process; undefined when the API runs in the test's own process. */
   api?: ChildProcess;
+  /** The scheduler process; undefined with `scheduler: false`. */
+  scheduler?: ChildProcess;
 };
 
 export interface TestStackOptions extends StackOptions {
@@ -31,6 +33,8 @@ export interface TestStackOptions extends StackOptions {
    * the API process itself; workers and the scheduler stay separate processes.
    */
   inProcessApi?: boolean;
+  /** With inProcessApi: start no scheduler process, for files that run no dataset schedules or sweeps. */
+  scheduler?: boolean;
 }
 
 export async function testStack(opts: TestStackOptions = {}): Promise<TestStack> {
@@ -38,7 +42,7 @@ export async function testStack(opts: TestStackOptions = {}): Promise<TestStack>
     throw new Error('dist/ is missing: run `npm test` (it builds first) or `npm run build`');
   }
   const prefix = opts.env?.VEIL_PREFIX ?? `veiltest-${randomUUID().slice(0, 8)}`;
-  const { inProcessApi, ...rest } = opts;
+  const { inProcessApi, scheduler, ...rest } = opts;
   const stackOpts: StackOptions = {
     workers: 2,
     // VEIL_TEST_LOGS=1 shows the roles' logs when a test needs debugging.
@@ -46,12 +50,12 @@ export async function testStack(opts: TestStackOptions = {}): Promise<TestStack>
     ...rest,
     env: { VEIL_PREFIX: prefix, LOG_LEVEL: 'warn', JOB_LOCK_MS: '2000', ...opts.env },
   };
-  const stack = inProcessApi ? await inProcessApiStack(stackOpts) : await startLocalStack(stackOpts);
+  const stack = inProcessApi ? await inProcessApiStack(stackOpts, scheduler ?? true) : await startLocalStack(stackOpts);
   return Object.assign(stack, { prefix });
 }
 
 /** startLocalStack's roles, with the API in this process: Redis (spawned or REDIS_URL), then the API, then the role processes. */
-async function inProcessApiStack(opts: StackOptions): Promise<Omit<LocalStack, 'api'>> {
+async function inProcessApiStack(opts: StackOptions, withScheduler: boolean): Promise<Omit<TestStack, 'prefix'>> {
   const external = opts.redisUrl ?? process.env.REDIS_URL;
   const redis = external ? { url: external, close: async () => {} } : await spawnRedis();
   const env = { ...process.env, ...opts.env };
@@ -68,7 +72,7 @@ async function inProcessApiStack(opts: StackOptions): Promise<Omit<LocalStack, '
     return child;
   };
   const workers = Array.from({ length: opts.workers ?? 2 }, () => start('worker'));
-  const scheduler = start('scheduler');
+  const scheduler = withScheduler ? start('scheduler') : undefined;
   let closing: Promise<void> | undefined;
   return {
     apiUrl: api.url,
@@ -153,7 +157,7 @@ export async function workerRunning(queue: Queue, jobId: string, opts: { withPro
   throw new Error(`job ${jobId} never became active`);
 }
 
-export const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+export const alive = (c: ChildProcess | undefined): c is ChildProcess => c !== undefined && c.exitCode === null && c.signalCode === null;
 
 /** SIGTERM a role and wait for it to drain and exit (SIGKILL after graceMs). */
 export async function stopRole(child: ChildProcess, graceMs = 10_000): Promise<void> {
