@@ -42,7 +42,18 @@ export interface Cohort {
   build: '37' | '38';
 }
 
+/** Cohorts read in this process: three test files read the same two (vitest runs files in one process). */
+const cohorts = new Map<string, Cohort>();
+
+/** The cohort of a VCF in ../shared/data/pgs, read once per process; callers do not modify it. */
 export function readCohort(vcf: string, build: '37' | '38'): Cohort {
+  const key = `${vcf}:${build}`;
+  let cohort = cohorts.get(key);
+  if (!cohort) cohorts.set(key, (cohort = parseCohort(vcf, build)));
+  return cohort;
+}
+
+function parseCohort(vcf: string, build: '37' | '38'): Cohort {
   const lines = gunzipSync(readFileSync(dataPath(vcf)))
     .toString('utf8')
     .split('\n');
