@@ -5,6 +5,7 @@ import type { ApiServer } from '../src/api/server.js';
 import { VeilClient } from '../src/producer/client.js';
 import { generateKeys, Owner } from '../src/producer/crypto.js';
 import { finish, submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
+import { parseFailure, withState } from '../src/server/queue.js';
 import { ciphertextView } from '../src/shared/coeff.js';
 import { getSeal } from '../src/shared/seal.js';
 import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
@@ -158,14 +159,19 @@ describe('bad input', () => {
     const res = await post('/v1/jobs', pack({ ...validJob(), valueBits: 56 }));
     expect(res.status).toBe(202);
     const jobId = res.json.jobId as string;
+    const before = (await f.queue.getJob(jobId))!; // read before it fails, as a status request may
     let status = await f.client.status(jobId);
     for (let i = 0; i < 100 && status.status !== 'failed'; i++) {
       await new Promise((r) => setTimeout(r, 100));
       status = await f.client.status(jobId);
     }
-    expect(status.status).toBe('failed');
-    expect(status.error?.code).toBe('values_out_of_range');
+    const why = `${status.error?.code}: ${status.error?.message}`;
+    expect(status.status, why).toBe('failed');
+    expect(status.error?.code, why).toBe('values_out_of_range');
     expect(status.attempts).toBe(1);
+    // The state read after that snapshot says failed: the status is that of the failed job, not of the snapshot.
+    const { job, status: state } = await withState(f.queue, before);
+    expect([state, parseFailure(job.failedReason).code, job.attemptsMade]).toEqual(['failed', 'values_out_of_range', 1]);
     const result = await call(f.stack.apiUrl, 'GET', `/v1/jobs/${jobId}/result`);
     expect([result.status, result.json.error?.code]).toEqual([409, 'job_failed']);
   });

@@ -1,5 +1,5 @@
 import type { Packing } from '../shared/layout.js';
-import type { JobsOptions } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { JobStatus } from '../shared/api.js';
 import type { ReportOp } from '../shared/dataset.js';
 import type { ApiError } from '../shared/api.js';
@@ -73,9 +73,21 @@ export function toStatus(state: string): JobStatus {
 }
 
 /**
- * A job's progress for its status: 100 once completed. The job's progress is the snapshot read with
- * the job, its state a later read, so a job finishing in between would read "completed at 95 %".
+ * A job read before its state, as of that state. A job that finished between the two reads has a
+ * snapshot without its outcome (no failedReason: "failed" with code `internal`; progress short of
+ * 100; attempts one behind), so it is read again: BullMQ writes a finished job's hash in the same
+ * script that moves it to its final state, so the second read has it (found by CI, twice).
  */
+export async function withState<J extends Job>(queue: Queue, job: J): Promise<{ job: J; status: JobStatus }> {
+  const status = toStatus(await job.getState());
+  if ((status === 'completed' || status === 'failed') && !job.finishedOn) {
+    const current = await queue.getJob(job.id as string);
+    if (current) return { job: current as J, status };
+  }
+  return { job, status };
+}
+
+/** A job's progress for its status: 100 once completed (the worker's last report may be throttled away). */
 export function progressFor(job: { progress: unknown }, status: JobStatus): number {
   if (status === 'completed') return 100;
   return typeof job.progress === 'number' ? job.progress : 0;

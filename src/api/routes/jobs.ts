@@ -26,7 +26,7 @@ export function jobRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    res.json((await jobStatus(await ownJob(deps, tenantOf(res), req.params.id))) satisfies JobStatusBody);
+    res.json((await jobStatus(deps, await ownJob(deps, tenantOf(res), req.params.id))) satisfies JobStatusBody);
   });
 
   router.get('/:id/result', async (req, res) => {

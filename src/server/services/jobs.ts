@@ -9,7 +9,7 @@ import type { ServiceDeps } from '../deps.js';
 import { getModelMeta } from '../models.js';
 import { admitPrivateModelJob } from '../private-models.js';
 import { admitJob } from '../quotas.js';
-import { jobOptions, parseFailure, progressFor, toStatus, type JobData, type JobReturn, type LinearJobData } from '../queue.js';
+import { jobOptions, parseFailure, progressFor, toStatus, withState, type JobData, type JobReturn, type LinearJobData } from '../queue.js';
 
 const JOB_ID = /^[0-9a-f-]{36}$|^[A-Za-z0-9_.:-]{1,200}$/;
 
@@ -110,8 +110,8 @@ async function abandon(deps: ServiceDeps, tenant: string, jobId: string, idempot
   await deps.store.deleteJobData(jobId);
 }
 
-export async function jobStatus(job: Job<JobData, JobReturn>): Promise<JobStatusBody> {
-  const status = toStatus(await job.getState());
+export async function jobStatus(deps: ServiceDeps, read: Job<JobData, JobReturn>): Promise<JobStatusBody> {
+  const { job, status } = await withState(deps.queue, read);
   return {
     jobId: job.id as string,
     op: job.data.op,

@@ -7,7 +7,7 @@ import { DatasetStore } from '../datasets.js';
 import type { ServiceDeps } from '../deps.js';
 import { getModelMeta } from '../models.js';
 import { admitSchedule } from '../quotas.js';
-import { jobOptions, progressFor, reportWindow, scheduledForOf, toStatus, type ReportJobData } from '../queue.js';
+import { jobOptions, progressFor, reportWindow, scheduledForOf, toStatus, withState, type ReportJobData } from '../queue.js';
 import { applySchedule, checkTimeZone, schedulerIdOf, type ScheduleDef } from '../schedules.js';
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -68,15 +68,15 @@ export async function listReports(deps: ServiceDeps, tenant: string, name: strin
   const gone: string[] = [];
   const reports: ReportListing[] = [];
   for (const id of await ds.reportIds(tenant, meta.dataset, limit)) {
-    const job = await deps.queue.getJob(id);
-    if (!job || job.data.op !== 'report' || job.data.tenant !== tenant) {
+    const read = await deps.queue.getJob(id);
+    if (!read || read.data.op !== 'report' || read.data.tenant !== tenant) {
       gone.push(id);
       continue;
     }
-    const data = job.data;
+    const data = read.data;
+    const { job, status } = await withState(deps.queue, read);
     const scheduledFor = scheduledForOf(id, data, job.timestamp);
     const w = reportWindow(data, scheduledFor);
-    const status = toStatus(await job.getState());
     reports.push({
       jobId: id,
       op: data.report.op,
