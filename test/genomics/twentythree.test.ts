@@ -108,7 +108,7 @@ describe.skipIf(!hasData)('23andMe matching (synthetic file, real PGS001229 vari
   it('reads the build from the header and rejects files that are not 23andMe', async () => {
     const reader = await TwentyThreeReader.open(Buffer.from(genome()));
     expect(reader.build).toBe('37');
-    expect((await reader.rows().next()).value).toEqual({ lineNo: 4, id: 'rs5746679', chrom: '22', pos: posOf('rs5746679'), genotype: 'GA' });
+    expect((await reader.rowBatches().next()).value?.[0]).toEqual({ lineNo: 4, id: 'rs5746679', chrom: '22', pos: posOf('rs5746679'), genotype: 'GA' });
     await reader.close();
     await expect(matchFile('rsid\tchromosome\tposition\tallele1\tallele2\nrs1\t1\t100\tA\tG\n')).rejects.toMatchObject({
       code: 'invalid_23andme',

@@ -43,6 +43,7 @@ export async function testStack(opts: TestStackOptions = {}): Promise<TestStack>
   }
   const prefix = opts.env?.VEIL_PREFIX ?? `veiltest-${randomUUID().slice(0, 8)}`;
   const { inProcessApi, scheduler, ...rest } = opts;
+  if (scheduler === false && !inProcessApi) throw new Error('scheduler: false needs inProcessApi (startLocalStack always starts one)');
   const stackOpts: StackOptions = {
     workers: 2,
     // VEIL_TEST_LOGS=1 shows the roles' logs when a test needs debugging.

@@ -65,10 +65,6 @@ export class TwentyThreeReader {
     for await (const lines of this.batches) yield parse(lines);
   }
 
-  async *rows(): AsyncGenerator<TwentyThreeRow> {
-    for await (const batch of this.rowBatches()) yield* batch;
-  }
-
   async close(): Promise<void> {
     await this.batches.return(undefined);
   }
