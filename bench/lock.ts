@@ -1,5 +1,5 @@
 import { QueueEvents } from 'bullmq';
-import type { Owner } from '../src/producer/crypto.js';
+import { HARD_CALL_SCALE_BITS, type Owner } from '../src/producer/crypto.js';
 import { finish, type GrsOutcome } from '../src/producer/sdk.js';
 import { QUEUE_NAME } from '../src/server/queue.js';
 import { connectRedis, keyPrefix } from '../src/server/redis.js';
@@ -47,7 +47,7 @@ export async function lockHealth(s: BenchStack, owner: Owner, opts: { variants: 
     await s.client.addModelJson({ id: modelId, name: `lock test ${opts.variants}`, weights, bias: 0 });
     const dosages = Array.from({ length: opts.samples }, () => Uint8Array.from({ length: opts.variants }, () => Math.floor(rand() * 3)));
     const expected = dosages.map((d) => d.reduce((a, x, i) => a + x * (weights[i] as number), 0));
-    const enc = owner.encryptVectors(dosages, { purpose: 'dot' });
+    const enc = owner.encryptVectors(dosages, { purpose: 'dot', scaleBits: HARD_CALL_SCALE_BITS }); // hard calls, as in large.ts
     const req: JobRequest = {
       v: WIRE_VERSION,
       op: 'grs',

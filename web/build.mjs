@@ -19,9 +19,14 @@ const browserAdapters = {
   name: 'veil-browser-adapters',
   setup(b) {
     b.onResolve({ filter: /^node:crypto$/ }, () => ({ path: web('node-crypto.ts') }));
-    b.onResolve({ filter: /^node-seal$/ }, () => ({ path: web('seal-loader.ts') }));
-    const lines = join(root, 'src', 'shared', 'lines.js');
-    b.onResolve({ filter: /\/lines\.js$/ }, (a) => (resolve(a.resolveDir, a.path) === lines ? { path: web('lines.ts') } : undefined));
+    const swap = (file, browserFile) => {
+      const node = join(root, 'src', 'shared', file);
+      b.onResolve({ filter: new RegExp(`/${file.replace('.', '\\.')}$`) }, (a) =>
+        resolve(a.resolveDir, a.path) === node ? { path: web(browserFile) } : undefined,
+      );
+    };
+    swap('seal-loader.js', 'seal-loader.ts');
+    swap('lines.js', 'lines.ts');
   },
 };
 

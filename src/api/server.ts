@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { Queue } from 'bullmq';
 import type { Config } from '../server/config.js';
 import { ConfigError } from '../shared/errors.js';
+import { bullmq } from '../server/cjs.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
 import { createLogger } from '../server/log.js';
@@ -26,7 +26,7 @@ export async function startApi(config: Config, redisUrl: string): Promise<ApiSer
   const logger = createLogger('veil-api', config.LOG_LEVEL);
   const redis = connectRedis(redisUrl, 'veil-api');
   const prefix = keyPrefix(config.VEIL_PREFIX, redisUrl);
-  const queue = new Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
+  const queue = new bullmq.Queue<JobData, JobReturn>(QUEUE_NAME, { connection: redis, prefix: `${prefix}:bull` });
   // The store's own connection: BullMQ defines its ~50 Lua scripts on the queue's, and ioredis copies
   // them all onto every pipeline/multi made there (profiled: ~4 ms of API CPU per job under load).
   const storeRedis = connectRedis(redisUrl, 'veil-api-store');

@@ -1,4 +1,5 @@
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { ioredis } from './cjs.js';
 import { ConfigError } from '../shared/errors.js';
 
 export type RedisClient = Redis | Cluster;
@@ -36,12 +37,19 @@ export function keyPrefix(prefix: string, url: string): string {
  */
 export function connectRedis(url: string, name: string): RedisClient {
   const m = /^redis\+(sentinel|cluster):\/\/(?::([^@]*)@)?([^/?]+)(?:\/([^?]*))?(?:\?db=(\d+))?$/.exec(url);
-  if (!m) return new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+  if (!m) return new ioredis.Redis(url, { maxRetriesPerRequest: null, connectionName: name });
   const [, kind, password, hosts, master, db] = m;
   const nodes = parseHosts(hosts as string, url);
   if (kind === 'cluster') {
-    return new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null, connectionName: name, password: password || undefined } });
+    return new ioredis.Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null, connectionName: name, password: password || undefined } });
   }
   if (!master) throw new ConfigError(`REDIS_URL ${url}: name the master, e.g. redis+sentinel://host:26379/mymaster`);
-  return new Redis({ sentinels: nodes, name: master, password: password || undefined, db: Number(db ?? 0), maxRetriesPerRequest: null, connectionName: name });
+  return new ioredis.Redis({
+    sentinels: nodes,
+    name: master,
+    password: password || undefined,
+    db: Number(db ?? 0),
+    maxRetriesPerRequest: null,
+    connectionName: name,
+  });
 }

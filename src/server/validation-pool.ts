@@ -65,8 +65,10 @@ export function createValidationPool(threads: number): ValidationPool {
   const busy = new Map<Worker, Pending>();
   let nextId = 1;
   let closed = false;
+  let live = 0;
 
   function spawn(): void {
+    live += 1;
     const worker = new Worker(THREAD_URL);
     worker.on('message', (reply: ValidationReply) => {
       const job = busy.get(worker);
@@ -77,6 +79,7 @@ export function createValidationPool(threads: number): ValidationPool {
     });
     worker.on('error', () => {}); // 'exit' follows; the task is failed there
     worker.on('exit', () => {
+      live -= 1;
       const job = busy.get(worker);
       busy.delete(worker);
       const at = idle.indexOf(worker);
@@ -84,15 +87,18 @@ export function createValidationPool(threads: number): ValidationPool {
       // The thread died inside this task: SEAL aborted on the input (a retry would abort again),
       // so it is the client's bytes that are unreadable, not the service that is unavailable.
       job?.reject(new VeilError('unreadable_input', 'SEAL could not read the uploaded objects; send them as SEAL saved them', 400));
-      if (!closed) {
-        spawn();
-        dispatch();
-      }
+      if (!closed) dispatch();
     });
     idle.push(worker);
   }
 
+  /**
+   * Threads start when a task finds none idle, up to `threads`: each loads SEAL (~0.35 s of CPU),
+   * which an API that validates now and then (a read replica, a short-lived test stack) should pay
+   * once, not `threads` times.
+   */
   function dispatch(): void {
+    while (queue.length > idle.length && live < threads) spawn();
     while (idle.length > 0 && queue.length > 0) {
       const worker = idle.pop() as Worker;
       const job = queue.shift() as Pending;
@@ -101,16 +107,8 @@ export function createValidationPool(threads: number): ValidationPool {
     }
   }
 
-  // Threads start with the first task: each loads SEAL (~0.5 s of CPU), which an API that never
-  // validates anything (a read replica, a short-lived test stack) should not pay.
-  let started = false;
-
   function run(task: TaskBody, transfer: ArrayBuffer[] = []): Promise<ValidationReply & { ok: true }> {
     if (closed) return Promise.reject(new VeilError('validation_unavailable', 'the API is shutting down', 503));
-    if (!started) {
-      started = true;
-      for (let i = 0; i < threads; i++) spawn();
-    }
     return new Promise((resolve, reject) => {
       queue.push({ task: { ...task, id: nextId++ }, transfer, resolve, reject });
       dispatch();

@@ -1,11 +1,8 @@
-import sealModule from 'node-seal';
 import type { SEALLibrary } from 'node-seal/implementation/seal.js';
+import SEAL from './seal-loader.js';
 
 /** node-seal's library object: one WASM instance (and heap) per load. */
 export type Seal = SEALLibrary;
-// node-seal ships a UMD bundle whose module.exports *is* the loader; its typings declare an ESM
-// default export instead, so NodeNext sees a namespace. Bridge the two once, here.
-const SEAL = sealModule as unknown as () => Promise<Seal>;
 export type SealContext = ReturnType<Seal['Context']>;
 export type CipherText = ReturnType<Seal['CipherText']>;
 export type PlainText = ReturnType<Seal['PlainText']>;

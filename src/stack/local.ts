@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { ioredis } from '../server/cjs.js';
 import { VeilError } from '../shared/errors.js';
 
 /**
@@ -68,7 +68,7 @@ export async function spawnRedis(opts: { appendfsync?: AppendFsync } = {}): Prom
   await Promise.race([
     failed,
     waitFor(async () => {
-      const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const r = new ioredis.Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => {}); // refused while redis-server starts: expected, retried by waitFor
       try {
         await r.connect();

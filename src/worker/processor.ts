@@ -1,4 +1,5 @@
-import { UnrecoverableError, type SandboxedJob } from 'bullmq';
+import type { SandboxedJob } from 'bullmq';
+import { bullmq } from '../server/cjs.js';
 import { config } from '../server/config.js';
 import { loadPublicContext, type EvalContext } from '../shared/context.js';
 import { InvalidInputError, isPermanentError, NotFoundError, VeilError } from '../shared/errors.js';
@@ -138,7 +139,7 @@ export default async function process(job: SandboxedJob<JobData, JobReturn>): Pr
     // anything else (Redis hiccup, a bug) is retried with backoff.
     const code = err instanceof VeilError ? err.code : 'internal';
     const message = failureReason(code, err instanceof Error ? err.message : String(err));
-    if (isPermanentError(err)) throw Object.assign(new UnrecoverableError(message), { cause: err });
+    if (isPermanentError(err)) throw Object.assign(new bullmq.UnrecoverableError(message), { cause: err });
     throw new Error(message, { cause: err });
   }
 }

@@ -1,7 +1,7 @@
-import { Queue } from 'bullmq';
 import { createLogger } from '../server/log.js';
 import type { Config } from '../server/config.js';
 import { QUEUE_NAME } from '../server/queue.js';
+import { bullmq } from '../server/cjs.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
 import { DatasetStore } from '../server/datasets.js';
 import { reconcileSchedules } from '../server/schedules.js';
@@ -22,7 +22,7 @@ const SWEEP_MS = 60_000;
 export function startScheduler(config: Config, redisUrl: string): VeilScheduler {
   const logger = createLogger('veil-scheduler', config.LOG_LEVEL);
   const connection = connectRedis(redisUrl, 'veil-scheduler');
-  const queue = new Queue(QUEUE_NAME, { connection, prefix: `${keyPrefix(config.VEIL_PREFIX, redisUrl)}:bull` });
+  const queue = new bullmq.Queue(QUEUE_NAME, { connection, prefix: `${keyPrefix(config.VEIL_PREFIX, redisUrl)}:bull` });
   const sweep = async () => {
     try {
       const graceMs = config.RETENTION_SECONDS * 1000;

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'bullmq';
 import { createLogger } from '../server/log.js';
 import type { Config } from '../server/config.js';
 import { QUEUE_NAME, type JobData, type JobReturn } from '../server/queue.js';
+import { bullmq } from '../server/cjs.js';
 import { connectRedis, keyPrefix } from '../server/redis.js';
 
 export interface VeilWorker {
@@ -18,7 +18,7 @@ export function startWorker(config: Config, redisUrl: string): VeilWorker {
   const logger = createLogger('veil-worker', config.LOG_LEVEL);
   const connection = connectRedis(redisUrl, 'veil-worker-main');
   const processor = fileURLToPath(new URL('./processor.js', import.meta.url));
-  const worker = new Worker<JobData, JobReturn>(QUEUE_NAME, processor, {
+  const worker = new bullmq.Worker<JobData, JobReturn>(QUEUE_NAME, processor, {
     connection,
     prefix: `${keyPrefix(config.VEIL_PREFIX, redisUrl)}:bull`,
     // Recorded on each job as processedBy: tells which process ran (or was running) it.

@@ -1,5 +1,5 @@
 /**
- * node-seal for the page (web/build.mjs maps `node-seal` here, so src/shared/seal.ts is unchanged).
+ * node-seal for the page (web/build.mjs puts it in place of src/shared/seal-loader.ts).
  * The package's default browser build inlines its WASM as base64 (1.4 MB of script); its
  * cf_worker build takes a compiled module instead, so the WASM is a separate static asset the API
  * serves as application/wasm: streamed, compressed, cached, and allowed by `wasm-unsafe-eval`.
