@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiServer } from '../src/api/server.js';
 import { VeilClient } from '../src/producer/client.js';
-import { loadOwner, submitMean, writeKeys } from '../src/producer/sdk.js';
+import { loadOwner, submitMean } from '../src/producer/sdk.js';
 import { parseConfig } from '../src/server/config.js';
 import { QUEUE_NAME } from '../src/server/queue.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
 import { hasChromium, launchChromium } from './helpers/browser.js';
+import { writeTestKeys } from './helpers/stack.js';
 
 /**
  * The queue dashboard on a real API (in-process, port 0) over a real redis-server. No workers run,
@@ -32,7 +33,7 @@ describe('the queue dashboard (/admin/queues)', () => {
     bare = await startApi(parseConfig(env), redis.url);
     const keyDir = await mkdtemp(join(tmpdir(), 'veil-admin-keys-'));
     try {
-      await writeKeys(keyDir);
+      await writeTestKeys(keyDir);
       const owner = await loadOwner(keyDir);
       try {
         jobId = await submitMean(new VeilClient({ server: api.url }), owner, [72.5, 71.0]);

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { VeilClient } from '../src/producer/client.js';
-import { loadOwner, submitMean, waitAndFinish, writeKeys, type MeanOutcome } from '../src/producer/sdk.js';
+import { loadOwner, submitMean, waitAndFinish, type MeanOutcome } from '../src/producer/sdk.js';
 import { freePort, spawnRedis, type LocalRedis } from '../src/stack/local.js';
+import { writeTestKeys } from './helpers/stack.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -68,7 +69,7 @@ describe('docker-compose.yml entry points', () => {
     const client = new VeilClient({ server: `http://127.0.0.1:${port}`, token: 'c0ffee00d15ea5e5c0ffee00d15ea5e5' });
     for (let i = 0; i < 100 && !(await client.health()); i++) await new Promise((r) => setTimeout(r, 100));
     const keyDir = await mkdtemp(join(tmpdir(), 'veil-compose-keys-'));
-    await writeKeys(keyDir);
+    await writeTestKeys(keyDir);
     const owner = await loadOwner(keyDir);
     const jobId = await submitMean(client, owner, [60, 62, 64]);
     const [mean] = (await waitAndFinish(client, owner, jobId)) as MeanOutcome[];

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
 import type { Owner } from '../src/producer/crypto.js';
 import { appendGenotypes, appendReadings, createDataset, finishReport, type GrsReportOutcome, type ReadingsOutcome } from '../src/producer/datasets.js';
-import { loadOwner, writeKeys } from '../src/producer/sdk.js';
+import { loadOwner } from '../src/producer/sdk.js';
 import { CLI_PATH } from '../src/stack/local.js';
 import type { ReportRequest } from '../src/shared/api-datasets.js';
 import { appendGroups } from '../src/server/append.js';
@@ -16,6 +16,7 @@ import { DatasetStore } from '../src/server/datasets.js';
 import { encodeReadings, LIMB_BITS } from '../src/shared/readings.js';
 import { Store } from '../src/server/store.js';
 import { alive, datasetsStack, plainStats, relErr, sleep, stopRole, TOKENS, until, type DatasetsStack } from './helpers/datasets-stack.js';
+import { writeTestKeys } from './helpers/stack.js';
 
 const run = promisify(execFile);
 const DAY = 86_400_000;
@@ -48,7 +49,7 @@ describe('datasets: append, reports, schedules', () => {
   beforeAll(async () => {
     keyDir = await mkdtemp(join(tmpdir(), 'veil-ds-keys-'));
     // Keys are made while the stack's processes start.
-    [stack] = await Promise.all([datasetsStack(), writeKeys(keyDir)]);
+    [stack] = await Promise.all([datasetsStack(), writeTestKeys(keyDir)]);
     client = new VeilClient({ server: stack.apiUrl, token: TOKENS.a });
     other = new VeilClient({ server: stack.apiUrl, token: TOKENS.b });
     owner = await loadOwner(keyDir);

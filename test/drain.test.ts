@@ -2,11 +2,12 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { Owner } from '../src/producer/crypto.js';
 import { QUEUE_NAME } from '../src/server/queue.js';
 import { pack, WIRE_VERSION } from '../src/shared/wire.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
 import { spawnApi, type ApiProcess } from './helpers/api-process.js';
+import { testKeyPair } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
 const DRAIN_TIMEOUT_MS = 3000;
@@ -33,7 +34,7 @@ describe('API drain under keep-alive load', () => {
   });
 
   it('exits within the bound and loses no accepted job', async () => {
-    const keys = await generateKeys();
+    const keys = await testKeyPair();
     const owner = await Owner.fromBytes(keys.publicContext, keys.secretKeyFile);
     const ctx = await fetch(`${api.url}/v1/contexts`, { method: 'POST', headers: { 'content-type': MSGPACK }, body: keys.publicContext });
     const { contextId } = (await ctx.json()) as { contextId: string };

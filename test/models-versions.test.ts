@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { Owner } from '../src/producer/crypto.js';
 import { pack, WIRE_VERSION } from '../src/shared/wire.js';
 import type { ApiServer } from '../src/api/server.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
 import { inProcessApi } from './helpers/api-process.js';
-import { call } from './helpers/stack.js';
+import { call, testKeyPair } from './helpers/stack.js';
 
 const JSON_TYPE = 'application/json';
 const json = (model: Record<string, unknown>) => ({ type: JSON_TYPE, data: JSON.stringify(model) });
@@ -23,7 +23,7 @@ describe('model versions and private models', () => {
   beforeAll(async () => {
     redis = await spawnRedis();
     api = await inProcessApi(redis.url, { PRIVATE_MODEL_JOBS_PER_DAY: '2', PRIVATE_MODEL_MAX_SAMPLES: '1' });
-    const [b, c] = [await generateKeys(), await generateKeys('ckks-slots-8192')];
+    const [b, c] = [await testKeyPair(), await testKeyPair('ckks-slots-8192')];
     [bfv, ckks] = [await Owner.fromBytes(b.publicContext, b.secretKeyFile), await Owner.fromBytes(c.publicContext, c.secretKeyFile)];
   });
   afterAll(async () => {

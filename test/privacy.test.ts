@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { Owner } from '../src/producer/crypto.js';
 import { centered, ciphertextView, makePlaintext, toFixed, toResidue } from '../src/shared/coeff.js';
 import { loadPublicContext, type EvalContext } from '../src/shared/context.js';
 import { weightScaleBits } from '../src/shared/fixed.js';
@@ -7,6 +7,7 @@ import { getSeal, withScope, type Seal } from '../src/shared/seal.js';
 import { evaluateLinear } from '../src/worker/evaluate.js';
 import { chain, type Level } from '../src/worker/privacy.js';
 import { noiseOf, phaseAt, secretCoefficients, uncompressed } from './helpers/phase.js';
+import { testKeyPair } from './helpers/stack.js';
 
 /**
  * Circuit privacy, attacked by a data owner with the secret key and real node-seal: the owner's
@@ -20,7 +21,7 @@ let ec: EvalContext;
 
 beforeAll(async () => {
   seal = await getSeal();
-  const keys = await generateKeys('bfv-coeff-8192');
+  const keys = await testKeyPair('bfv-coeff-8192');
   owner = await Owner.fromBytes(keys.publicContext, keys.secretKeyFile);
   ec = loadPublicContext(seal, keys.publicContext);
 });

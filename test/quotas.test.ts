@@ -1,13 +1,13 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { Owner } from '../src/producer/crypto.js';
 import { QUEUE_NAME } from '../src/server/queue.js';
 import { pack, WIRE_VERSION } from '../src/shared/wire.js';
 import type { ApiServer } from '../src/api/server.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
 import { inProcessApi } from './helpers/api-process.js';
-import { call } from './helpers/stack.js';
+import { call, testKeyPair } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
 
@@ -31,7 +31,7 @@ describe('tenant quotas', () => {
   beforeAll(async () => {
     redis = await spawnRedis();
     api = await inProcessApi(redis.url, { VEIL_PREFIX: 'q', QUOTA_JOBS_IN_FLIGHT: '2', QUOTA_DATASETS: '1', QUOTA_SCHEDULES: '1' });
-    const keys = await generateKeys();
+    const keys = await testKeyPair();
     owner = await Owner.fromBytes(keys.publicContext, keys.secretKeyFile);
     contextId = (await req('POST', '/v1/contexts', { type: MSGPACK, data: keys.publicContext })).json.contextId as string;
   });

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VeilClient } from '../src/producer/client.js';
-import { loadOwner, submitGrs, submitMean, waitAndFinish, writeKeys, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
+import { loadOwner, submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
 import { freePort } from '../src/stack/local.js';
-import { testStack } from './helpers/stack.js';
+import { testStack, writeTestKeys } from './helpers/stack.js';
 
 /** REDIS_URL may name a Redis Cluster or Sentinel: the seed jobs run through each, for real. */
 describe('Redis Cluster and Sentinel', () => {
@@ -30,7 +30,7 @@ describe('Redis Cluster and Sentinel', () => {
   beforeAll(async () => {
     keyDir = await mkdtemp(join(tmpdir(), 'veil-topology-keys-'));
     dirs.push(keyDir);
-    await writeKeys(keyDir);
+    await writeTestKeys(keyDir);
   });
 
   afterAll(async () => {

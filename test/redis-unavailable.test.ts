@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { Owner } from '../src/producer/crypto.js';
 import { pack, WIRE_VERSION } from '../src/shared/wire.js';
 import { spawnRedis, type LocalRedis } from '../src/stack/local.js';
 import { spawnApi, type ApiProcess } from './helpers/api-process.js';
-import { call } from './helpers/stack.js';
+import { call, testKeyPair } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
 const CANARY_MODEL = 'canary-weights-7f3a9c';
@@ -39,7 +39,7 @@ describe('Redis out of memory or down', () => {
     redis = await spawnRedis();
     // debug: every request is logged, so the log is as full as it gets.
     api = await spawnApi({ REDIS_URL: redis.url, LOG_LEVEL: 'debug', VEIL_PREFIX: 'oomtest' });
-    const keys = await generateKeys();
+    const keys = await testKeyPair();
     owner = await Owner.fromBytes(keys.publicContext, keys.secretKeyFile);
     admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     admin.on('error', () => {}); // the second test stops this Redis

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiServer } from '../src/api/server.js';
 import { VeilClient } from '../src/producer/client.js';
-import { generateKeys, Owner } from '../src/producer/crypto.js';
+import { Owner } from '../src/producer/crypto.js';
 import { finish, submitGrs, submitMean, waitAndFinish, type GrsOutcome, type MeanOutcome } from '../src/producer/sdk.js';
 import { parseFailure, withState } from '../src/server/queue.js';
 import { ciphertextView } from '../src/shared/coeff.js';
@@ -12,7 +12,7 @@ import { pack, unpack, WIRE_VERSION } from '../src/shared/wire.js';
 import { SEED_GENOTYPE, SEED_HEART_RATES, SEED_MODEL } from '../src/stack/demo.js';
 import { inProcessApi } from './helpers/api-process.js';
 import { uncompressed } from './helpers/phase.js';
-import { call, relErr, useStackWithOwner, workerRunning } from './helpers/stack.js';
+import { call, relErr, testKeyPair, useStackWithOwner, workerRunning } from './helpers/stack.js';
 
 const MSGPACK = 'application/msgpack';
 
@@ -28,7 +28,7 @@ describe('bad input', () => {
   let contextId: string;
 
   beforeAll(async () => {
-    const ckks = await generateKeys('ckks-slots-8192');
+    const ckks = await testKeyPair('ckks-slots-8192');
     ckksOwner = await Owner.fromBytes(ckks.publicContext, ckks.secretKeyFile);
     contextId = await f.client.uploadContext(f.owner.publicContext);
     await f.client.addModelJson(SEED_MODEL);
@@ -94,7 +94,7 @@ describe('bad input', () => {
     // A real SEAL secret key smuggled where Galois keys belong.
     const skFile = unpack(await readFile(join(f.keyDir, 'secret.key'))) as { secretKey: Uint8Array };
     const ckksCtx = unpack(ckksOwner.publicContext) as Record<string, unknown>;
-    const ckksSecret = (unpack((await generateKeys('ckks-slots-8192')).secretKeyFile) as { secretKey: Uint8Array }).secretKey;
+    const ckksSecret = (unpack((await testKeyPair('ckks-slots-8192')).secretKeyFile) as { secretKey: Uint8Array }).secretKey;
     const smuggled = await post('/v1/contexts', pack({ ...ckksCtx, galoisKeys: ckksSecret }));
     expect([smuggled.status, smuggled.json.error?.code]).toEqual([400, 'secret_key_present']);
     const smuggledBfv = await post('/v1/contexts', pack({ ...ctx, galoisKeys: skFile.secretKey }));

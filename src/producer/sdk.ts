@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VeilError } from '../shared/errors.js';
 import { DEFAULT_PRESET, type PresetId } from '../shared/params.js';
-import { generateKeys, Owner } from './crypto.js';
+import { generateKeys, Owner, type KeyPair } from './crypto.js';
 
 // The encrypt → submit → wait → decrypt steps have no Node-only imports and live in workflow.ts,
 // which the browser page bundles too; re-exported here so the SDK stays one import.
@@ -16,7 +16,11 @@ export const SECRET_KEY_FILE = 'secret.key';
 export const PUBLIC_CONTEXT_FILE = 'public.ctx';
 
 export async function writeKeys(dir: string, preset: PresetId = DEFAULT_PRESET): Promise<{ contextId: string }> {
-  const keys = await generateKeys(preset);
+  return saveKeys(dir, await generateKeys(preset));
+}
+
+/** Write a generated key pair to `dir` (secret.key 0600, public.ctx 0644). */
+export async function saveKeys(dir: string, keys: KeyPair): Promise<{ contextId: string }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const secretPath = join(dir, SECRET_KEY_FILE);
   await writeFile(secretPath, keys.secretKeyFile, { mode: 0o600 });

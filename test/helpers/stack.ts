@@ -8,8 +8,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { VeilClient } from '../../src/producer/client.js';
-import type { Owner } from '../../src/producer/crypto.js';
-import { loadOwner, writeKeys } from '../../src/producer/sdk.js';
+import { generateKeys, type KeyPair, type Owner } from '../../src/producer/crypto.js';
+import { loadOwner, saveKeys } from '../../src/producer/sdk.js';
 import { DEFAULT_PRESET, type PresetId } from '../../src/shared/params.js';
 import { CLI_PATH, spawnRedis, startLocalStack, type LocalStack, type StackOptions } from '../../src/stack/local.js';
 import { inProcessApi } from './api-process.js';
@@ -120,7 +120,21 @@ export async function call(
 export const relErr = (got: number, want: number) => Math.abs(got - want) / Math.max(Math.abs(want), 1e-12);
 
 /**
- * A stack plus a fresh key pair for one describe block: set up in beforeAll, torn down in
+ * One key pair per preset and test process (~0.5 s of CPU to generate, with its checks): every
+ * stack has its own Redis, so describe blocks that share keys share no state.
+ */
+const keyPairs = new Map<PresetId, Promise<KeyPair>>();
+export function testKeyPair(preset: PresetId = DEFAULT_PRESET): Promise<KeyPair> {
+  let keys = keyPairs.get(preset);
+  if (!keys) keyPairs.set(preset, (keys = generateKeys(preset)));
+  return keys;
+}
+export async function writeTestKeys(dir: string, preset: PresetId = DEFAULT_PRESET): Promise<{ contextId: string }> {
+  return saveKeys(dir, await testKeyPair(preset));
+}
+
+/**
+ * A stack plus a key pair for one describe block: set up in beforeAll, torn down in
  * afterAll. Fields are filled once beforeAll has run.
  */
 export function useStackWithOwner(opts: TestStackOptions = {}, preset: PresetId = DEFAULT_PRESET) {
@@ -129,7 +143,7 @@ export function useStackWithOwner(opts: TestStackOptions = {}, preset: PresetId 
     fixture.stack = await testStack(opts);
     fixture.client = new VeilClient({ server: fixture.stack.apiUrl });
     fixture.keyDir = await mkdtemp(join(tmpdir(), 'veil-test-keys-'));
-    await writeKeys(fixture.keyDir, preset);
+    await writeTestKeys(fixture.keyDir, preset);
     fixture.owner = await loadOwner(fixture.keyDir);
     // Direct access to the BullMQ queue, for what the API does not show (processedBy, counts).
     fixture.redis = new Redis(fixture.stack.redisUrl, { maxRetriesPerRequest: null });

@@ -53,43 +53,83 @@ export interface GenotypeMatch {
   dosages(s: number): Float64Array;
 }
 
+type IndexMode = 'vcf' | '23andme' | '23andme-rsid-only';
+
+/** The lookup part of an index: read-only once built, so it is built once per model and mode. */
+interface Links {
+  byLocus: Map<string, number>;
+  byRsid: Map<string, number>;
+  nextAtLocus: Int32Array;
+  nextWithRsid: Int32Array;
+  /** Statuses known before any record is read (duplicates in the model, no match key). */
+  initial: Uint8Array;
+}
+
+/**
+ * Built links per variant list (by identity) and mode. Scoring many files against one model (a
+ * clinic's 23andMe files, the oracle tests' 5,706) then indexes the model once, not per file.
+ */
+const linksCache = new WeakMap<readonly ModelVariant[], Map<IndexMode, Links>>();
+
+function linksFor(variants: readonly ModelVariant[], mode: IndexMode): Links {
+  let byMode = linksCache.get(variants);
+  if (!byMode) linksCache.set(variants, (byMode = new Map()));
+  let links = byMode.get(mode);
+  if (!links) byMode.set(mode, (links = buildLinks(variants, mode)));
+  return links;
+}
+
+function buildLinks(variants: readonly ModelVariant[], mode: IndexMode): Links {
+  const links: Links = {
+    byLocus: new Map(),
+    byRsid: new Map(),
+    nextAtLocus: new Int32Array(variants.length).fill(-1),
+    nextWithRsid: new Int32Array(variants.length).fill(-1),
+    initial: new Uint8Array(variants.length).fill(NOT_FOUND),
+  };
+  const link = (heads: Map<string, number>, next: Int32Array, key: string, i: number) => {
+    const v = variants[i]!;
+    const head = heads.get(key) ?? -1;
+    for (let j = head; j >= 0; j = next[j]!) {
+      const w = variants[j]!;
+      if (w.effectAllele === v.effectAllele && w.otherAllele === v.otherAllele) links.initial[i] = links.initial[j] = DUPLICATE_IN_MODEL;
+    }
+    next[i] = head;
+    heads.set(key, i);
+  };
+  // Insert back to front so that chains list variants in model order.
+  for (let i = variants.length - 1; i >= 0; i--) {
+    const v = variants[i]!;
+    const positional = v.chr !== undefined && v.pos !== undefined && v.otherAllele !== undefined;
+    const usePosition = positional && mode !== '23andme-rsid-only';
+    const useRsid = v.rsid !== undefined && (mode !== 'vcf' || !positional);
+    if (usePosition) link(links.byLocus, links.nextAtLocus, `${v.chr}:${v.pos}`, i);
+    if (useRsid) link(links.byRsid, links.nextWithRsid, v.rsid!, i);
+    if (!usePosition && !useRsid) links.initial[i] = positional ? BUILD_MISMATCH : NO_MATCH_KEY;
+  }
+  return links;
+}
+
 /**
  * Model variants chained by chr:pos and by rsID (head in a Map, rest in an Int32Array: far
- * smaller than a Map of arrays for a million variants), plus a status per variant.
+ * smaller than a Map of arrays for a million variants), plus this match's status per variant.
  * 'vcf': chr:pos for variants with both alleles, rsID for the rest (PLINK's ID rule).
  * '23andme': rsID for every variant that has one, chr:pos too. '-rsid-only': positions unusable.
  */
 export class VariantIndex {
-  readonly byLocus = new Map<string, number>();
-  readonly byRsid = new Map<string, number>();
+  readonly byLocus: ReadonlyMap<string, number>;
+  readonly byRsid: ReadonlyMap<string, number>;
   readonly nextAtLocus: Int32Array;
   readonly nextWithRsid: Int32Array;
   readonly status: Uint8Array;
 
-  constructor(variants: readonly ModelVariant[], mode: 'vcf' | '23andme' | '23andme-rsid-only') {
-    this.nextAtLocus = new Int32Array(variants.length).fill(-1);
-    this.nextWithRsid = new Int32Array(variants.length).fill(-1);
-    this.status = new Uint8Array(variants.length).fill(NOT_FOUND);
-    // Insert back to front so that chains list variants in model order.
-    for (let i = variants.length - 1; i >= 0; i--) {
-      const v = variants[i]!;
-      const positional = v.chr !== undefined && v.pos !== undefined && v.otherAllele !== undefined;
-      const usePosition = positional && mode !== '23andme-rsid-only';
-      const useRsid = v.rsid !== undefined && (mode !== 'vcf' || !positional);
-      if (usePosition) this.link(this.byLocus, this.nextAtLocus, `${v.chr}:${v.pos}`, i, variants);
-      if (useRsid) this.link(this.byRsid, this.nextWithRsid, v.rsid!, i, variants);
-      if (!usePosition && !useRsid) this.status[i] = positional ? BUILD_MISMATCH : NO_MATCH_KEY;
-    }
-  }
-
-  private link(heads: Map<string, number>, next: Int32Array, key: string, i: number, variants: readonly ModelVariant[]): void {
-    const v = variants[i]!;
-    for (let j = heads.get(key) ?? -1; j >= 0; j = next[j]!) {
-      const w = variants[j]!;
-      if (w.effectAllele === v.effectAllele && w.otherAllele === v.otherAllele) this.status[i] = this.status[j] = DUPLICATE_IN_MODEL;
-    }
-    next[i] = heads.get(key) ?? -1;
-    heads.set(key, i);
+  constructor(variants: readonly ModelVariant[], mode: IndexMode) {
+    const links = linksFor(variants, mode);
+    this.byLocus = links.byLocus;
+    this.byRsid = links.byRsid;
+    this.nextAtLocus = links.nextAtLocus;
+    this.nextWithRsid = links.nextWithRsid;
+    this.status = links.initial.slice();
   }
 
   /** A record with other alleles at the variant's locus: say so unless something better is known. */
