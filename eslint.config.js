@@ -16,6 +16,12 @@ const noDynamicServerImport = {
   message: 'the owner side imports no service code, not even lazily (role commands start from src/stack/main.ts)',
 };
 
+/** require() would pass by no-restricted-imports; only seal-loader.ts loads a package this way. */
+const noCreateRequire = {
+  selector: `CallExpression[callee.name='createRequire']`,
+  message: 'createRequire escapes the import rules; load packages with import (node-seal: src/shared/seal-loader.ts)',
+};
+
 function boundary(files, forbiddenFolders, message) {
   return {
     files,
@@ -27,7 +33,7 @@ function boundary(files, forbiddenFolders, message) {
           patterns: [{ regex: `(^|/)(${forbiddenFolders.join('|')})/`, message }],
         },
       ],
-      'no-restricted-syntax': ['error', noDynamicServerImport],
+      'no-restricted-syntax': ['error', noDynamicServerImport, noCreateRequire],
     },
   };
 }
@@ -59,4 +65,5 @@ export default tseslint.config(
   boundary(['src/shared/**/*.ts'], [...SERVER_FOLDERS, 'producer'], 'src/shared is the contract: it imports only src/shared'),
   // The owner's SDK and CLI run where the secret key is: they import src/shared and themselves.
   boundary(['src/producer/**/*.ts'], SERVER_FOLDERS, 'src/producer imports only src/shared and itself'),
+  { files: ['src/shared/seal-loader.ts'], rules: { 'no-restricted-syntax': ['error', noDynamicServerImport] } },
 );
