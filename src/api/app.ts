@@ -20,6 +20,9 @@ export function createApp(deps: ApiDeps, drain: Drain): Express {
   const app = express();
   app.use(drain.middleware);
   app.disable('x-powered-by');
+  // Express would SHA-1 every response body for an ETag: ~0.45 ms per 262 KB result, profiled under
+  // load. Results never change under their job id, and nothing here answers conditional GETs.
+  app.set('etag', false);
   app.set('trust proxy', false);
 
   app.use((req, res, next) => {

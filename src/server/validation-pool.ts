@@ -32,7 +32,7 @@ export interface CanonicalContext {
 }
 
 export interface ValidationPool {
-  /** Check an uploaded context and return its canonical form. */
+  /** Check an uploaded context and return its canonical form; `bytes` is transferred. */
   canonicalContext(bytes: Uint8Array): Promise<CanonicalContext>;
   /**
    * Check each ciphertext's bytes (header, sizes) here and, when `full`, load it under the preset
@@ -117,7 +117,8 @@ export function createValidationPool(threads: number): ValidationPool {
 
   return {
     async canonicalContext(bytes) {
-      const reply = await run({ kind: 'context', bytes });
+      const own = ownBuffer(bytes);
+      const reply = await run({ kind: 'context', bytes: own }, [own.buffer as ArrayBuffer]);
       return reply.context as CanonicalContext;
     },
     async checkCiphertexts(preset, ciphertexts, labels, full) {
@@ -127,7 +128,14 @@ export function createValidationPool(threads: number): ValidationPool {
         const why = sealObjectProblem(bytes, max);
         if (why !== null) throw invalidCiphertext(labels[i] ?? `ciphertext ${i}`, why);
       });
-      if (full) await run({ kind: 'ciphertexts', preset, ciphertexts, labels });
+      if (!full) return;
+      // Copied into buffers of their own and transferred: posting views of the request body made
+      // V8 serialize them, ~1.2 ms per 216 KB job (profiled), where a copy costs a memcpy.
+      const copies = ciphertexts.map((c) => new Uint8Array(c)); // a copy (Buffer#slice would be a view)
+      await run(
+        { kind: 'ciphertexts', preset, ciphertexts: copies, labels },
+        copies.map((c) => c.buffer),
+      );
     },
     async prepareModel(upload) {
       const bytes = ownBuffer(upload.bytes);
@@ -148,7 +156,8 @@ export function createValidationPool(threads: number): ValidationPool {
 
 /** Bytes in an ArrayBuffer of their own, to transfer (a Buffer can be a slice of a shared pool). */
 function ownBuffer(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  // new Uint8Array(view) copies; Buffer#slice would return a view of the same (pooled) memory.
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
 /** A thread's error as the typed error it was, so the client gets its code and status. */
