@@ -82,6 +82,8 @@ const CT_DATA_AT = 113;
 export interface CiphertextView {
   n: number;
   primes: number;
+  /** Byte offset of that residue: a u64, little-endian (for loops that walk the bytes themselves). */
+  offset(poly: number, prime: number, coeff: number): number;
   /** Residue of coefficient `coeff` of polynomial `poly` modulo prime `prime`. */
   get(poly: number, prime: number, coeff: number): number;
   set(poly: number, prime: number, coeff: number, value: number): void;
@@ -98,6 +100,7 @@ export function ciphertextView(bytes: Uint8Array): CiphertextView {
   return {
     n,
     primes,
+    offset: at,
     get(poly, prime, coeff) {
       const i = at(poly, prime, coeff);
       return view.getUint32(i, true) + view.getUint32(i + 4, true) * 2 ** 32;
