@@ -11,7 +11,7 @@ import type { PreparedModel } from './models.js';
  * checks, ~1 ms per ciphertext, ~10 ms per BFV context and ~0.7 s per CKKS context, and model
  * uploads, ~1.5 s per million variants. On the event loop a 1M-variant job (123 ciphertexts) or
  * model would hold /healthz for that long. Tasks queue here and go to the first idle thread; a
- * thread that dies fails its task with a 400 unreadable_input and is replaced.
+ * thread that dies fails its task with a 400 unreadable_input and is replaced as tasks need threads.
  */
 export type ValidationTask = { id: number } & TaskBody;
 type TaskBody =
